@@ -1,0 +1,30 @@
+# The two commands a new user needs: `make run` (set up and start the app) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
+
+# FER2013 beside the checkout (as CI has it) unless the caller points elsewhere.
+FER2013_ZIP ?= $(wildcard $(CURDIR)/../shared/data/fer2013.zip)
+export FER2013_ZIP
+
+.PHONY: install run test migrate clean
+
+$(INSTALLED): requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	rm -f $(VENV)/.installed-* && touch $@
+
+install: $(INSTALLED)
+
+migrate: install
+	$(PY) manage.py migrate --noinput
+
+run: migrate
+	$(PY) manage.py runstack
+
+test: install
+	$(PY) -m pytest
+
+clean:
+	rm -rf $(VENV) var/test-cache

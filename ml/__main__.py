@@ -1,0 +1,5 @@
+import sys
+
+from ml.cli import main
+
+sys.exit(main())

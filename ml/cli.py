@@ -1,0 +1,113 @@
+"""`python -m ml`: import FER2013, list models, train a recipe, evaluate a checkpoint."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def _load_store(path: str):
+    from ml.data import FerStore
+
+    return FerStore.load(path)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from ml.train import TrainConfig, fit
+
+    config = TrainConfig.from_yaml(args.config)
+    overrides = {}
+    if args.epochs is not None:
+        overrides["epochs"] = args.epochs
+    if args.limit is not None:
+        overrides["limit"] = args.limit
+    if args.device is not None:
+        overrides["device"] = args.device
+    if args.num_workers is not None:
+        overrides["num_workers"] = args.num_workers
+    if args.tensorboard:
+        overrides["tensorboard"] = True
+    if overrides:
+        config = config.replace(**overrides)
+    store = _load_store(args.data)
+    result = fit(config, store, args.out, resume_from=args.resume, log=lambda line: print(line, flush=True))
+    print(
+        f"done: {result.stop_reason} after {result.epochs_run} epochs; best epoch {result.best_epoch}; "
+        f"best checkpoint {result.best_checkpoint}; last {result.last_checkpoint}"
+    )
+    return 0
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from ml.evaluate import evaluate_checkpoint
+
+    metrics = evaluate_checkpoint(args.checkpoint, _load_store(args.data), args.split, tta=args.tta, device=args.device)
+    if args.json:
+        print(json.dumps(metrics, indent=2))
+        return 0
+    print(f"{metrics['split']}: {metrics['num_samples']:,} images, accuracy {metrics['accuracy']:.4f}, "
+          f"macro-F1 {metrics['macro_f1']:.4f}, weighted F1 {metrics['weighted_f1']:.4f}")
+    print(f"{'class':<10} {'precision':>9} {'recall':>7} {'f1':>6} {'support':>8}")
+    for name, row in metrics["per_class"].items():
+        print(f"{name:<10} {row['precision']:9.3f} {row['recall']:7.3f} {row['f1']:6.3f} {row['support']:8d}")
+    return 0
+
+
+def run_models(args: argparse.Namespace) -> int:
+    from ml.models import count_parameters, create_model, get_model_info, list_models
+
+    for name in list_models():
+        info = get_model_info(name)
+        params = count_parameters(create_model(name))
+        print(f"{name:<20} {params:>12,} params  input {info.preprocessing.input_size}px  {info.source}: {info.description}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from ml.data.cli import add_import_parser, run_import
+
+    parser = argparse.ArgumentParser(prog="python -m ml", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    add_import_parser(commands)
+    commands.choices["import"].set_defaults(handler=run_import)
+
+    train = commands.add_parser("train", help="train a recipe from a YAML config")
+    train.add_argument("--config", required=True, help="a YAML recipe, e.g. configs/seed002_cnn3.yaml")
+    train.add_argument("--data", required=True, help="a store written by `python -m ml import`")
+    train.add_argument("--out", required=True, help="folder for best.pt, last.pt, config.yaml")
+    train.add_argument("--epochs", type=int, help="override the config's epochs")
+    train.add_argument("--limit", type=int, help="at most N images per split (a stratified sample)")
+    train.add_argument("--device", choices=["auto", "cpu", "cuda"])
+    train.add_argument("--num-workers", type=int)
+    train.add_argument("--resume", help="a last.pt to continue from")
+    train.add_argument("--tensorboard", action="store_true", help="write TensorBoard event files")
+    train.set_defaults(handler=run_train)
+
+    evaluate = commands.add_parser("evaluate", help="metrics of a checkpoint on one split")
+    evaluate.add_argument("--checkpoint", required=True)
+    evaluate.add_argument("--data", required=True)
+    evaluate.add_argument("--split", default="private_test", choices=["train", "public_test", "private_test"])
+    evaluate.add_argument("--tta", action="store_true", help="average with the horizontally flipped image")
+    evaluate.add_argument("--device", default="auto")
+    evaluate.add_argument("--json", action="store_true")
+    evaluate.set_defaults(handler=run_evaluate)
+
+    models = commands.add_parser("models", help="list the registered architectures")
+    models.set_defaults(handler=run_models)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from ml.data import DataImportError
+    from ml.train import CheckpointError, ConfigError, NonFiniteLossError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except (DataImportError, ConfigError, CheckpointError, NonFiniteLossError, FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

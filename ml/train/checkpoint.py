@@ -1,0 +1,66 @@
+"""Checkpoints: a plain dict that rebuilds its model and preprocessing, written atomically.
+
+Only plain types and tensors go in, so `torch.load(..., weights_only=True)` reads it back: loading a
+checkpoint never runs code from the file.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn as nn
+
+from ml.models import Preprocessing, create_model
+
+FORMAT = "fer-checkpoint/1"
+
+
+class CheckpointError(ValueError):
+    pass
+
+
+def save_checkpoint(payload: dict[str, Any], path: str | Path) -> Path:
+    """Write to a temp file in the same folder, then rename: a crash never leaves half a checkpoint."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        torch.save({"format": FORMAT, **payload}, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # a truncated file or a pickle with code in it
+        raise CheckpointError(f"{path} is not a readable checkpoint: {exc}") from None
+    if not isinstance(checkpoint, dict) or checkpoint.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not a checkpoint written by this project")
+    return checkpoint
+
+
+def model_from_checkpoint(checkpoint: dict[str, Any]) -> nn.Module:
+    """Rebuild the architecture the checkpoint names and load its weights, ready for eval."""
+    spec = checkpoint["model"]
+    # Pretrained backbone weights are inside the state dict already: never reload them from a path.
+    options = {k: v for k, v in spec["options"].items() if k != "pretrained_weights"}
+    model = create_model(spec["name"], num_classes=spec["num_classes"], **options)
+    model.load_state_dict(checkpoint["state_dict"])
+    model.preprocessing = Preprocessing.from_dict(checkpoint["preprocessing"])
+    return model.eval()
+
+
+def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[nn.Module, dict[str, Any]]:
+    checkpoint = load_checkpoint(path, map_location)
+    return model_from_checkpoint(checkpoint), checkpoint

@@ -1,0 +1,288 @@
+"""The one typed training config, loaded from YAML or a dict, validated field by field.
+
+Every error names the offending key with its dotted path ("optimizer.lr"), so a YAML file, the CLI
+and the web app's config form can all point a person at the exact field.
+"""
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """An invalid or unknown config key. `key` is its dotted path."""
+
+    def __init__(self, key: str, message: str):
+        self.key = key
+        self.message = message
+        super().__init__(f"{key}: {message}" if key else message)
+
+
+@dataclass
+class ModelConfig:
+    name: str = "cnn3"
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class LossConfig:
+    name: Literal["cross_entropy", "weighted_cross_entropy", "focal"] = "cross_entropy"
+    label_smoothing: float = 0.0
+    gamma: float = 2.0  # focal loss only
+    class_weights: bool = False  # focal loss: also weight by inverse class frequency
+
+
+@dataclass
+class OptimizerConfig:
+    name: Literal["sgd", "adam", "adamw"] = "adamw"
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    momentum: float = 0.9  # sgd only
+    nesterov: bool = False  # sgd only
+    betas: tuple[float, float] = (0.9, 0.999)  # adam/adamw
+    # Learning rate per parameter group the model declares (e.g. {"backbone": 1e-4, "head": 1e-3});
+    # groups not named here use `lr`.
+    group_lr: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class SchedulerConfig:
+    name: Literal["none", "plateau", "cosine", "onecycle"] = "none"
+    patience: int = 3  # plateau: epochs without val-loss improvement before cutting the lr
+    factor: float = 0.1  # plateau: lr multiplier on a cut
+    min_lr: float = 0.0  # plateau and cosine floor
+    warmup_epochs: float = 0.0  # cosine: linear warm-up before the decay
+    pct_start: float = 0.3  # onecycle: share of steps spent increasing the lr
+    max_lr_factor: float = 1.0  # onecycle: peak lr = group lr x this
+
+
+@dataclass
+class ColorJitterConfig:
+    brightness: float = 0.0
+    contrast: float = 0.0
+
+
+@dataclass
+class AugmentConfig:
+    hflip: bool = False
+    rotation: float = 0.0  # degrees, uniform in [-rotation, rotation]
+    crop_padding: int = 0  # random 48x48 crop from the image padded by this many pixels
+    # Random resized crop as [min_scale, max_scale] of the image area, or null for none.
+    random_resized_crop: tuple[float, float] | None = None
+    color_jitter: ColorJitterConfig = field(default_factory=ColorJitterConfig)
+    equalize: float = 0.0  # probability of histogram equalisation
+    random_erasing: float = 0.0  # probability of erasing one rectangle
+    erasing_scale: tuple[float, float] = (0.02, 0.2)
+    normalize: bool = True  # with the model's own mean/std
+
+
+@dataclass
+class TrainConfig:
+    name: str = "unnamed"
+    description: str = ""
+    model: ModelConfig = field(default_factory=ModelConfig)
+    classes: list[str] | None = None  # a subset by name, relabelled 0..k-1 in this order
+    loss: LossConfig = field(default_factory=LossConfig)
+    sampler: Literal["none", "weighted"] = "none"
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+    epochs: int = 30
+    batch_size: int = 64
+    grad_clip: float | None = None  # clip each gradient element to [-grad_clip, grad_clip]
+    early_stopping_patience: int | None = None  # epochs without improvement of early_stopping_monitor
+    early_stopping_monitor: Literal["val_loss", "val_macro_f1"] = "val_loss"
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    seed: int = 42
+    deterministic: bool = False
+    mixed_precision: bool = False  # bf16 autocast on CUDA; ignored on CPU
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    num_workers: int = 2
+    limit: int | None = None  # at most this many images per split (a stratified sample), for quick runs
+    tensorboard: bool = False
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> "TrainConfig":
+        config = _build(cls, data or {}, prefix="")
+        config.validate()
+        return config
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> "TrainConfig":
+        path = Path(path)
+        try:
+            data = yaml.safe_load(path.read_text())
+        except FileNotFoundError:
+            raise ConfigError("", f"config file not found: {path}") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError("", f"{path} is not valid YAML: {exc}") from None
+        if data is not None and not isinstance(data, dict):
+            raise ConfigError("", f"{path} must hold a mapping of config keys")
+        return cls.from_dict(data)
+
+    def to_dict(self) -> dict[str, Any]:
+        return _to_plain(dataclasses.asdict(self))
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    def replace(self, **changes: Any) -> "TrainConfig":
+        """A validated copy with top-level keys changed (e.g. epochs from the command line)."""
+        return TrainConfig.from_dict({**self.to_dict(), **changes})
+
+    def validate(self) -> None:
+        from ml.models import get_model_info, list_models
+
+        _positive("optimizer.lr", self.optimizer.lr)
+        _at_least("optimizer.weight_decay", self.optimizer.weight_decay, 0)
+        for group, lr in self.optimizer.group_lr.items():
+            _positive(f"optimizer.group_lr.{group}", lr)
+        _between("loss.label_smoothing", self.loss.label_smoothing, 0, 1, upper_open=True)
+        _at_least("loss.gamma", self.loss.gamma, 0)
+        _at_least("epochs", self.epochs, 1)
+        _at_least("batch_size", self.batch_size, 1)
+        _at_least("num_workers", self.num_workers, 0)
+        if self.early_stopping_patience is not None:
+            _at_least("early_stopping_patience", self.early_stopping_patience, 1)
+        if self.limit is not None:
+            _at_least("limit", self.limit, 1)
+        if self.grad_clip is not None:
+            _positive("grad_clip", self.grad_clip)
+        _at_least("scheduler.patience", self.scheduler.patience, 0)
+        _between("scheduler.factor", self.scheduler.factor, 0, 1, lower_open=True, upper_open=True)
+        _between("scheduler.pct_start", self.scheduler.pct_start, 0, 1, lower_open=True, upper_open=True)
+        _at_least("scheduler.warmup_epochs", self.scheduler.warmup_epochs, 0)
+        _at_least("augment.rotation", self.augment.rotation, 0)
+        _at_least("augment.crop_padding", self.augment.crop_padding, 0)
+        _between("augment.equalize", self.augment.equalize, 0, 1)
+        _between("augment.random_erasing", self.augment.random_erasing, 0, 1)
+        _at_least("augment.color_jitter.brightness", self.augment.color_jitter.brightness, 0)
+        _at_least("augment.color_jitter.contrast", self.augment.color_jitter.contrast, 0)
+        if self.augment.random_resized_crop is not None:
+            low, high = self.augment.random_resized_crop
+            if not 0 < low <= high <= 1:
+                raise ConfigError("augment.random_resized_crop", "needs 0 < min_scale <= max_scale <= 1")
+        low, high = self.augment.erasing_scale
+        if not 0 < low <= high < 1:
+            raise ConfigError("augment.erasing_scale", "needs 0 < min <= max < 1")
+
+        if self.model.name not in list_models():
+            raise ConfigError("model.name", f"unknown model {self.model.name!r}; choose from: {', '.join(list_models())}")
+        known_options = get_model_info(self.model.name).options
+        for option in self.model.options:
+            if option not in known_options:
+                raise ConfigError(
+                    f"model.options.{option}",
+                    f"{self.model.name} has no option {option!r}; it takes: {', '.join(sorted(known_options)) or 'none'}",
+                )
+        if self.classes is not None:
+            from ml.classes import FER_CLASSES
+
+            known = {name.lower() for name in FER_CLASSES}
+            if len(self.classes) < 2:
+                raise ConfigError("classes", "name at least two classes, or null for all seven")
+            for name in self.classes:
+                if name.lower() not in known:
+                    raise ConfigError("classes", f"unknown class {name!r}; choose from: {', '.join(FER_CLASSES)}")
+            if len({name.lower() for name in self.classes}) != len(self.classes):
+                raise ConfigError("classes", "a class is named twice")
+
+
+def _positive(key: str, value: float) -> None:
+    if not value > 0:
+        raise ConfigError(key, f"must be greater than 0, got {value}")
+
+
+def _at_least(key: str, value: float, minimum: float) -> None:
+    if value < minimum:
+        raise ConfigError(key, f"must be at least {minimum}, got {value}")
+
+
+def _between(key, value, low, high, lower_open=False, upper_open=False) -> None:
+    too_low = value <= low if lower_open else value < low
+    too_high = value >= high if upper_open else value > high
+    if too_low or too_high:
+        left, right = "(" if lower_open else "[", ")" if upper_open else "]"
+        raise ConfigError(key, f"must be in {left}{low}, {high}{right}, got {value}")
+
+
+def _build(cls: type, data: Any, prefix: str) -> Any:
+    """Build dataclass `cls` from a mapping, rejecting unknown keys and values of the wrong type."""
+    if not isinstance(data, dict):
+        raise ConfigError(prefix.rstrip("."), f"must be a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name for f in dataclasses.fields(cls)}
+    for key in data:
+        if key not in fields:
+            raise ConfigError(f"{prefix}{key}", f"unknown key; valid keys here: {', '.join(sorted(fields))}")
+    values = {name: _coerce(hints[name], data[name], f"{prefix}{name}") for name in fields if name in data}
+    return cls(**values)
+
+
+def _coerce(hint: Any, value: Any, key: str) -> Any:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value if value is not None else {}, prefix=f"{key}.")
+    if origin in (typing.Union, types.UnionType):
+        if value is None:
+            if type(None) in args:
+                return None
+            raise ConfigError(key, "must not be empty")
+        inner = [arg for arg in args if arg is not type(None)]
+        return _coerce(inner[0], value, key)
+    if origin is Literal:
+        if value not in args:
+            raise ConfigError(key, f"must be one of {', '.join(map(str, args))}, got {value!r}")
+        return value
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(key, f"must be true or false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(key, f"must be a whole number, got {value!r}")
+        return value
+    if hint is float:
+        # YAML reads "1e-3" (no dot) as a string; accept numeric strings like that.
+        if isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                raise ConfigError(key, f"must be a number, got {value!r}") from None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(key, f"must be a number, got {value!r}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(key, f"must be text, got {value!r}")
+        return value
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)) or len(value) != len(args):
+            raise ConfigError(key, f"must be a list of {len(args)} values, got {value!r}")
+        return tuple(_coerce(arg, item, f"{key}[{i}]") for i, (arg, item) in enumerate(zip(args, value)))
+    if origin is list:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(key, f"must be a list, got {value!r}")
+        return [_coerce(args[0], item, f"{key}[{i}]") for i, item in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(key, f"must be a mapping, got {value!r}")
+        value_hint = args[1]
+        if value_hint is Any:
+            return dict(value)
+        return {k: _coerce(value_hint, v, f"{key}.{k}") for k, v in value.items()}
+    raise TypeError(f"config field {key} has an unsupported type {hint}")  # a bug in this module
+
+
+def _to_plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _to_plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_to_plain(v) for v in value]
+    return value

@@ -1,0 +1,367 @@
+"""The training loop: `train_one_epoch()`, `validate()` and `fit()` joining them.
+
+`fit` takes a config, a FerStore and an output folder, and gives back where the best and last
+checkpoints are. Callers watch and steer it through two callbacks: `on_epoch` (after each epoch; may
+ask to stop) and `should_stop` (polled before every batch; the web app cancels runs with it).
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn as nn
+from torch.utils.data import DataLoader, WeightedRandomSampler
+
+from ml.evaluate import compute_metrics, resolve_device
+from ml.models import create_model
+from ml.train.checkpoint import load_checkpoint, save_checkpoint
+from ml.train.config import TrainConfig
+from ml.train.dataset import FerDataset
+from ml.train.losses import build_loss
+from ml.train.optim import build_optimizer, build_schedule
+from ml.transforms import FerEvalPreset, FerTrainPreset
+
+
+class NonFiniteLossError(RuntimeError):
+    """The loss became NaN or infinite: training cannot recover, so the run stops with this message."""
+
+
+@dataclass
+class EpochResult:
+    epoch: int
+    epochs: int
+    train_loss: float
+    train_acc: float
+    val_loss: float
+    val_acc: float
+    val_macro_f1: float
+    lr: float
+    seconds: float
+    images_per_second: float
+    is_best: bool = False
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def progress_line(self) -> str:
+        best = "  *best" if self.is_best else ""
+        return (
+            f"epoch {self.epoch:3d}/{self.epochs}  train loss {self.train_loss:.4f} acc {self.train_acc:.4f}  "
+            f"val loss {self.val_loss:.4f} acc {self.val_acc:.4f} macro-F1 {self.val_macro_f1:.4f}  "
+            f"lr {self.lr:.2e}  {self.seconds:.1f}s  {self.images_per_second:.0f} img/s{best}"
+        )
+
+
+@dataclass
+class FitResult:
+    best_checkpoint: Path | None  # None when the run stopped before finishing an epoch
+    last_checkpoint: Path | None
+    best_epoch: int
+    epochs_run: int
+    stop_reason: str  # "completed" | "early_stopping" | "cancelled"
+    history: list[EpochResult] = field(default_factory=list)
+    device: str = "cpu"
+
+
+def seed_everything(seed: int, deterministic: bool) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    if deterministic:
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.benchmark = False
+        torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def describe_device(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    return f"cpu ({torch.get_num_threads()} threads)"
+
+
+def _seed_worker(worker_id: int) -> None:
+    seed = torch.initial_seed() % 2**32
+    np.random.seed(seed)
+    random.seed(seed)
+
+
+def make_train_loader(dataset: FerDataset, config: TrainConfig, num_classes: int, epoch: int) -> DataLoader:
+    # A generator seeded per epoch makes the batch order (and augmentation in workers) reproducible,
+    # also after a resume in the middle of a run.
+    generator = torch.Generator().manual_seed(config.seed * 1_000_003 + epoch)
+    sampler = None
+    if config.sampler == "weighted":
+        labels = dataset.labels.numpy()
+        counts = np.bincount(labels, minlength=num_classes).astype(np.float64)
+        weights = 1.0 / counts[labels]
+        sampler = WeightedRandomSampler(weights, num_samples=len(labels), replacement=True, generator=generator)
+    return DataLoader(
+        dataset,
+        batch_size=config.batch_size,
+        shuffle=sampler is None,
+        sampler=sampler,
+        generator=generator,
+        num_workers=config.num_workers,
+        worker_init_fn=_seed_worker,
+        drop_last=len(dataset) > config.batch_size,  # a batch of one breaks BatchNorm
+        persistent_workers=False,
+    )
+
+
+def _autocast(device: torch.device, enabled: bool):
+    if enabled and device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def train_one_epoch(
+    model: nn.Module,
+    loader: DataLoader,
+    criterion: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    schedule,
+    device: torch.device,
+    *,
+    mixed_precision: bool = False,
+    should_stop: Callable[[], bool] | None = None,
+    epoch: int = 1,
+    grad_clip: float | None = None,
+) -> tuple[float, float, int, bool]:
+    """One pass over the training data. Returns (mean loss, accuracy, images seen, cancelled)."""
+    model.train()
+    total_loss, correct, seen = 0.0, 0, 0
+    for batch_index, (images, labels) in enumerate(loader):
+        if should_stop is not None and should_stop():
+            return total_loss / max(seen, 1), correct / max(seen, 1), seen, True
+        images = images.to(device, non_blocking=True)
+        labels = labels.to(device, non_blocking=True)
+        with _autocast(device, mixed_precision):
+            logits = model(images)
+            loss = criterion(logits.float(), labels)
+        if not torch.isfinite(loss):
+            raise NonFiniteLossError(
+                f"loss became {loss.item()} at epoch {epoch}, batch {batch_index + 1}; "
+                "lower the learning rate or check the data"
+            )
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if grad_clip is not None:
+            nn.utils.clip_grad_value_(model.parameters(), grad_clip)
+        optimizer.step()
+        schedule.after_batch()
+        total_loss += loss.item() * len(labels)
+        correct += (logits.argmax(dim=1) == labels).sum().item()
+        seen += len(labels)
+    return total_loss / max(seen, 1), correct / max(seen, 1), seen, False
+
+
+@torch.no_grad()
+def validate(
+    model: nn.Module, loader: DataLoader, criterion: nn.Module, device: torch.device, mixed_precision: bool = False
+) -> tuple[float, np.ndarray, np.ndarray]:
+    """Mean loss, true labels and predicted labels over a loader."""
+    model.eval()
+    total_loss, seen, true, predicted = 0.0, 0, [], []
+    for images, labels in loader:
+        images, labels = images.to(device), labels.to(device)
+        with _autocast(device, mixed_precision):
+            logits = model(images)
+        total_loss += criterion(logits.float(), labels).item() * len(labels)
+        seen += len(labels)
+        true.append(labels.cpu())
+        predicted.append(logits.argmax(dim=1).cpu())
+    return total_loss / max(seen, 1), torch.cat(true).numpy(), torch.cat(predicted).numpy()
+
+
+def _prepare_store(config: TrainConfig, store):
+    if config.classes is not None:
+        store = store.select_classes(config.classes)
+    if config.limit is not None:
+        store = store.subsample(config.limit, seed=config.seed)
+    return store
+
+
+def _improved(monitor: str, value: float, best: float | None) -> bool:
+    if best is None:
+        return True
+    return value < best if monitor == "val_loss" else value > best
+
+
+def fit(
+    config: TrainConfig,
+    store,
+    out_dir: str | Path,
+    *,
+    on_epoch: Callable[[EpochResult], bool | None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    resume_from: str | Path | None = None,
+    log: Callable[[str], None] | None = print,
+) -> FitResult:
+    log = log or (lambda line: None)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "config.yaml").write_text(config.to_yaml())
+    seed_everything(config.seed, config.deterministic)
+    device = resolve_device(config.device)
+
+    store = _prepare_store(config, store)
+    class_names = list(store.class_names)
+    num_classes = len(class_names)
+    train_images, train_labels = store.split("train")
+    val_images, val_labels = store.split("public_test")
+    if len(train_labels) == 0:
+        raise ValueError("the training split is empty")
+    if len(val_labels) == 0:
+        raise ValueError("the validation (PublicTest) split is empty")
+
+    model = create_model(config.model.name, num_classes=num_classes, **config.model.options)
+    preprocessing = model.preprocessing
+    model = model.to(device)
+    if device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+
+    train_set = FerDataset(train_images, train_labels, FerTrainPreset(config.augment, preprocessing))
+    val_set = FerDataset(val_images, val_labels, FerEvalPreset(preprocessing, normalize=config.augment.normalize))
+    val_loader = DataLoader(val_set, batch_size=max(256, config.batch_size), num_workers=config.num_workers)
+    steps_per_epoch = len(make_train_loader(train_set, config, num_classes, epoch=0))
+
+    criterion = build_loss(config.loss, train_labels, num_classes).to(device)
+    optimizer = build_optimizer(model, config.optimizer)
+    schedule = build_schedule(optimizer, config.scheduler, config.epochs, steps_per_epoch)
+
+    history: list[EpochResult] = []
+    best_score: float | None = None  # val macro-F1 of the best checkpoint
+    best_epoch = 0
+    monitor_best: float | None = None  # for early stopping
+    epochs_without_improvement = 0
+    start_epoch = 1
+    if resume_from is not None:
+        state = load_checkpoint(resume_from, map_location=device)
+        model.load_state_dict(state["state_dict"])
+        optimizer.load_state_dict(state["optimizer"])
+        schedule.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["rng"]["torch"].cpu())
+        loop = state["loop"]
+        best_score, best_epoch = loop["best_score"], loop["best_epoch"]
+        monitor_best, epochs_without_improvement = loop["monitor_best"], loop["epochs_without_improvement"]
+        history = [EpochResult(**row) for row in state["history"]]
+        start_epoch = state["epoch"] + 1
+        log(f"resuming from {resume_from} at epoch {start_epoch}")
+
+    writer = None
+    if config.tensorboard:
+        from torch.utils.tensorboard import SummaryWriter
+
+        writer = SummaryWriter(log_dir=str(out_dir / "tensorboard"), purge_step=start_epoch)
+
+    def payload(epoch: int, metrics: dict, with_training_state: bool) -> dict:
+        data = {
+            "model": {"name": config.model.name, "options": dict(config.model.options), "num_classes": num_classes},
+            "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+            "class_names": class_names,
+            "preprocessing": preprocessing.to_dict(),
+            "config": config.to_dict(),
+            "metrics": metrics,
+            "epoch": epoch,
+            "data_checksum": store.source_checksum,
+            "history": [row.to_dict() for row in history],
+        }
+        if with_training_state:
+            data["optimizer"] = optimizer.state_dict()
+            data["scheduler"] = schedule.state_dict()
+            data["rng"] = {"torch": torch.get_rng_state()}
+            data["loop"] = {
+                "best_score": best_score,
+                "best_epoch": best_epoch,
+                "monitor_best": monitor_best,
+                "epochs_without_improvement": epochs_without_improvement,
+            }
+        return data
+
+    best_path, last_path = out_dir / "best.pt", out_dir / "last.pt"
+    log(
+        f"training {config.model.name} on {len(train_labels):,} images "
+        f"(validation {len(val_labels):,}), {num_classes} classes, {describe_device(device)}"
+    )
+    stop_reason = "completed"
+    epoch = start_epoch - 1
+    try:
+        for epoch in range(start_epoch, config.epochs + 1):
+            started = time.perf_counter()
+            loader = make_train_loader(train_set, config, num_classes, epoch)
+            train_loss, train_acc, seen, cancelled = train_one_epoch(
+                model, loader, criterion, optimizer, schedule, device,
+                mixed_precision=config.mixed_precision, should_stop=should_stop, epoch=epoch,
+                grad_clip=config.grad_clip,
+            )
+            if cancelled:
+                # Keep what the finished epochs learnt; the interrupted epoch is not counted.
+                stop_reason = "cancelled"
+                epoch -= 1
+                break
+            train_seconds = time.perf_counter() - started
+            val_loss, y_true, y_pred = validate(model, val_loader, criterion, device, config.mixed_precision)
+            if not math.isfinite(val_loss):
+                raise NonFiniteLossError(f"validation loss became {val_loss} at epoch {epoch}")
+            val = compute_metrics(y_true, y_pred, class_names)
+            result = EpochResult(
+                epoch=epoch,
+                epochs=config.epochs,
+                train_loss=train_loss,
+                train_acc=train_acc,
+                val_loss=val_loss,
+                val_acc=val["accuracy"],
+                val_macro_f1=val["macro_f1"],
+                lr=optimizer.param_groups[-1]["lr"],
+                seconds=time.perf_counter() - started,
+                images_per_second=seen / max(train_seconds, 1e-9),
+            )
+            schedule.after_epoch(val_loss)
+            if best_score is None or result.val_macro_f1 > best_score:
+                best_score, best_epoch, result.is_best = result.val_macro_f1, epoch, True
+            monitored = val_loss if config.early_stopping_monitor == "val_loss" else result.val_macro_f1
+            if _improved(config.early_stopping_monitor, monitored, monitor_best):
+                monitor_best, epochs_without_improvement = monitored, 0
+            else:
+                epochs_without_improvement += 1
+            history.append(result)
+            metrics = {**result.to_dict(), "validation": val}
+            if result.is_best:
+                save_checkpoint(payload(epoch, metrics, with_training_state=False), best_path)
+            save_checkpoint(payload(epoch, metrics, with_training_state=True), last_path)
+            if writer is not None:
+                for key in ("train_loss", "val_loss"):
+                    writer.add_scalar(f"loss/{key[:-5]}", getattr(result, key), epoch)
+                for key in ("train_acc", "val_acc"):
+                    writer.add_scalar(f"accuracy/{key[:-4]}", getattr(result, key), epoch)
+                writer.add_scalar("macro_f1/val", result.val_macro_f1, epoch)
+                writer.add_scalar("lr", result.lr, epoch)
+                writer.flush()
+            log(result.progress_line())
+            if on_epoch is not None and on_epoch(result):
+                stop_reason = "cancelled"
+                break
+            if config.early_stopping_patience and epochs_without_improvement >= config.early_stopping_patience:
+                stop_reason = "early_stopping"
+                log(f"early stopping: {config.early_stopping_monitor} has not improved for {epochs_without_improvement} epochs")
+                break
+    finally:
+        if writer is not None:
+            writer.close()
+
+    return FitResult(
+        best_checkpoint=best_path if best_path.exists() else None,
+        last_checkpoint=last_path if last_path.exists() else None,
+        best_epoch=best_epoch,
+        epochs_run=max(epoch, 0),
+        stop_reason=stop_reason,
+        history=history,
+        device=describe_device(device),
+    )
