@@ -6,12 +6,16 @@ with every checkpoint, so a model is always fed the way it was trained.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
 from torchvision.transforms import v2
 
 from ml.models import Preprocessing
-from ml.train.config import AugmentConfig
+
+if TYPE_CHECKING:  # a runtime import would be circular: ml.train uses these presets
+    from ml.train.config import AugmentConfig
 
 
 def _to_uint8_tensor(image: np.ndarray | torch.Tensor) -> torch.Tensor:

@@ -1,4 +1,8 @@
-"""`FerStore`: imported faces as plain arrays, saved to and loaded from one compressed .npz file."""
+"""`FerStore`: imported faces as plain arrays, saved to and loaded from one .npz file.
+
+The .npz is written uncompressed on purpose: 48x48 faces deflate by only ~5% (83 MB -> 79 MB for
+FER2013) while inflating them makes every load ~7x slower (0.55 s against 0.08 s).
+"""
 from __future__ import annotations
 
 import json
@@ -17,6 +21,9 @@ from ml.data.sampling import stratified_subset
 
 # Bumped when the file layout changes, so an old store is refused rather than misread.
 STORE_FORMAT_VERSION = 1
+# Read once: os.umask can only be read by setting it.
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
 _ARRAY_KEYS = ("images", "labels", "splits", "class_names", "source_checksum", "report", "format_version")
 
 
@@ -103,8 +110,9 @@ class FerStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         try:
+            os.fchmod(handle, 0o666 & ~_UMASK)  # mkstemp's 0600 would hide the store from other users
             with os.fdopen(handle, "wb") as temp_file:
-                np.savez_compressed(
+                np.savez(
                     temp_file,
                     images=np.ascontiguousarray(self.images, dtype=np.uint8),
                     labels=np.asarray(self.labels, dtype=np.int64),

@@ -173,7 +173,7 @@ class TrainConfig:
 
         if self.model.name not in list_models():
             raise ConfigError("model.name", f"unknown model {self.model.name!r}; choose from: {', '.join(list_models())}")
-        known_options = get_model_info(self.model.name).options
+        known_options = get_model_info(self.model.name).defaults
         for option in self.model.options:
             if option not in known_options:
                 raise ConfigError(

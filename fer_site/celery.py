@@ -1,0 +1,12 @@
+"""The Celery app. Workers: `celery -A fer_site worker -Q training --pool=solo -c 1` per GPU (CUDA does not
+survive fork) and `celery -A fer_site worker -Q inference` (CPU, prefork); `celery -A fer_site beat`
+for the periodic sweep. Routing and timing live in settings (CELERY_*)."""
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fer_site.settings")
+
+app = Celery("fer_site")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()

@@ -1,0 +1,56 @@
+"""`python -m ml import SOURCE --out STORE`: import FER2013 once, save the store, show what came in."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ml.data.errors import DataImportError
+from ml.data.importers import import_fer2013
+from ml.data.summary import format_counts
+
+
+def add_import_parser(subparsers) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "import",
+        help="import FER2013 (Kaggle CSV, folder or zip) into a .npz store",
+        description="Import FER2013 from Kaggle's fer2013.csv, its train/ test/ folders, or a zip of them.",
+    )
+    parser.add_argument("source", help="fer2013.csv, a folder with train/ and test/, or a .zip of that folder")
+    parser.add_argument("--out", required=True, help="where to write the store, e.g. var/data/fer2013.npz")
+    parser.add_argument(
+        "--val-fraction",
+        type=_fraction,
+        default=0.1,
+        help="share of train/ moved to validation when file names carry no split prefix (default 0.1)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed for that validation draw (default 0)")
+    parser.set_defaults(handler=run_import)
+    return parser
+
+
+def run_import(args: argparse.Namespace) -> int:
+    try:
+        store = import_fer2013(args.source, val_fraction=args.val_fraction, seed=args.seed)
+        path = store.save(args.out)
+    except DataImportError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # e.g. --out in a folder we may not write to
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    report = store.report
+    print(format_counts(store))
+    print(
+        f"sha256 {store.source_checksum}; converted to grayscale {report['converted_to_grayscale']:,}, "
+        f"resized {report['resized']:,}, skipped non-image files {report['skipped_non_image']:,}"
+        + ("; validation drawn from train/" if report["val_from_train"] else "")
+    )
+    print(f"saved {path}")
+    return 0
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 0 and below 1, got {text}")
+    return value

@@ -1,0 +1,33 @@
+"""Session-wide fixtures: the real FER2013 archive, imported once and cached between runs."""
+import os
+from pathlib import Path
+
+import pytest
+
+from ml.data import FerStore, import_fer2013
+from ml.data.entry_sources import file_sha256
+
+TEST_CACHE = Path(__file__).resolve().parent.parent / "var" / "test-cache"
+
+
+@pytest.fixture(scope="session")
+def fer2013_zip() -> Path:
+    """The real archive named by FER2013_ZIP (CI sets it); tests needing it skip only when it is unset."""
+    path = os.environ.get("FER2013_ZIP")
+    if not path:
+        pytest.skip("FER2013_ZIP is not set")
+    return Path(path)
+
+
+@pytest.fixture(scope="session")
+def fer2013_store(fer2013_zip) -> FerStore:
+    # Keyed by the archive's hash, so a different archive never reuses a stale import.
+    cached = TEST_CACHE / f"fer2013-{file_sha256(fer2013_zip)[:16]}.npz"
+    if not cached.exists():
+        import_fer2013(fer2013_zip).save(cached)
+    return FerStore.load(cached)
+
+
+@pytest.fixture(scope="session")
+def fer2013_small_store(fer2013_store) -> FerStore:
+    return fer2013_store.subsample(max_per_split=700, seed=0)

@@ -1,0 +1,66 @@
+"""`python -m ml` end to end, as a person runs it: import, train, evaluate, and the errors they see."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_ml(*args, timeout=600):
+    return subprocess.run(
+        [sys.executable, "-m", "ml", *map(str, args)], cwd=ROOT, capture_output=True, text=True, timeout=timeout
+    )
+
+
+@pytest.fixture
+def imported_store(synthetic_zip, tmp_path):
+    store = tmp_path / "faces.npz"
+    result = run_ml("import", synthetic_zip, "--out", store)
+    assert result.returncode == 0, result.stderr
+    return store
+
+
+def test_import_train_and_evaluate_from_the_command_line(imported_store, tmp_path):
+    run_dir = tmp_path / "run"
+    trained = run_ml(
+        "train", "--config", ROOT / "configs/seed002_cnn3.yaml", "--data", imported_store, "--out", run_dir,
+        "--epochs", 2, "--num-workers", 0, "--device", "cpu",
+    )
+    assert trained.returncode == 0, trained.stderr
+    progress = [line for line in trained.stdout.splitlines() if line.startswith("epoch")]
+    assert len(progress) == 2 and "val loss" in progress[0] and "img/s" in progress[0]
+    assert (run_dir / "best.pt").exists() and (run_dir / "last.pt").exists()
+
+    evaluated = run_ml("evaluate", "--checkpoint", run_dir / "best.pt", "--data", imported_store,
+                       "--split", "private_test", "--json")
+    assert evaluated.returncode == 0, evaluated.stderr
+    metrics = json.loads(evaluated.stdout)
+    assert {"accuracy", "macro_f1", "per_class", "confusion_matrix", "class_names"} <= metrics.keys()
+    assert metrics["num_samples"] == 28
+    assert sum(map(sum, metrics["confusion_matrix"])) == 28
+    assert set(metrics["per_class"]["Happy"]) == {"precision", "recall", "f1", "support"}
+
+
+def test_a_bad_config_key_is_named_without_a_traceback(imported_store, tmp_path):
+    config = tmp_path / "bad.yaml"
+    config.write_text("model:\n  name: cnn3\noptimizer:\n  lr: -0.1\n")
+    result = run_ml("train", "--config", config, "--data", imported_store, "--out", tmp_path / "run")
+    assert result.returncode == 2
+    assert "optimizer.lr" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_missing_store_is_a_clear_error(tmp_path):
+    result = run_ml("evaluate", "--checkpoint", tmp_path / "none.pt", "--data", tmp_path / "none.npz")
+    assert result.returncode == 2
+    assert "none.npz" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_models_lists_every_registered_architecture():
+    result = run_ml("models")
+    assert result.returncode == 0, result.stderr
+    for name in ("fer2013v1", "vgg16_transfer", "vgg_style", "resnet18_transfer", "cnn3", "resnet9"):
+        assert name in result.stdout

@@ -1,0 +1,31 @@
+"""A short CPU run on real FER2013 faces must learn: clearly better than always guessing the commonest class."""
+import numpy as np
+import pytest
+
+from ml.evaluate import evaluate_checkpoint
+from ml.train import TrainConfig, fit
+
+pytestmark = pytest.mark.fer2013
+
+
+def test_a_short_cpu_run_on_fer2013_learns(fer2013_store, tmp_path):
+    config = TrainConfig.from_dict({
+        "name": "smoke",
+        "model": {"name": "cnn3"},
+        "optimizer": {"name": "adamw", "lr": 1e-3, "weight_decay": 1e-4},
+        "epochs": 3,
+        "batch_size": 64,
+        "limit": 4000,
+        "augment": {"hflip": True},
+        "num_workers": 0,
+        "device": "cpu",
+        "seed": 0,
+    })
+    result = fit(config, fer2013_store, tmp_path, log=print)
+
+    metrics = evaluate_checkpoint(result.best_checkpoint, fer2013_store.subsample(4000, seed=1), "private_test", device="cpu")
+    _, labels = fer2013_store.split("private_test")
+    majority_rate = np.bincount(labels).max() / len(labels)
+    assert metrics["accuracy"] > majority_rate + 0.08, (metrics["accuracy"], majority_rate)
+    assert metrics["macro_f1"] > 0.2
+    assert metrics["data_checksum_matches"]
