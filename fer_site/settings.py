@@ -120,6 +120,8 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = env_path("STATIC_ROOT", VAR_DIR / "staticfiles")
+if DEBUG:
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # filled by collectstatic; whitenoise warns while it is missing
 # Datasets, checkpoints and run logs. Never served by URL: checkpoints are for staff and workers only.
 # Across machines, point every host at the same shared folder.
 MEDIA_ROOT = env_path("MEDIA_ROOT", VAR_DIR / "media")
@@ -151,6 +153,10 @@ REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
 CELERY_BROKER_URL = REDIS_URL
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_DEFAULT_QUEUE = "inference"
+CELERY_TASK_ROUTES = {
+    "emotions.train_run": {"queue": "training"},  # GPU hosts: --pool=solo, one per GPU
+    "emotions.sweep_runs": {"queue": "inference"},  # CPU, prefork; never busy with a long run
+}
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1  # a training worker must not hold runs another GPU host could take
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_TIMEOUT = 3

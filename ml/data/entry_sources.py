@@ -33,7 +33,12 @@ class DirectoryEntries:
         )
 
     def read(self, name: str) -> bytes:
-        return (self.root / name).read_bytes()
+        try:
+            return (self.root / name).read_bytes()
+        except OSError as error:
+            raise DataImportError(
+                f"cannot read file ({error.strerror})", source=self.source, location=f"entry {name}"
+            ) from error
 
     def close(self) -> None:
         pass

@@ -51,8 +51,8 @@ class SourceBuilder:
         """
         files, value = {}, 0
         for folder, (n_train, n_public, n_private) in per_class.items():
-            groups = [("train", "Training", n_train), ("test", "PublicTest", n_public), ("test", "PrivateTest", n_private)]
-            for top, prefix, count in groups:
+            groups = [("train", "Training", n_train), ("test", "PublicTest", n_public)]
+            for top, prefix, count in [*groups, ("test", "PrivateTest", n_private)]:
                 for i in range(count):
                     stem = f"{prefix}_{value:05d}" if prefixed else f"{prefix.lower()}{value:05d}"
                     files[f"{top}/{folder}/{stem}.png"] = self.image(value % 256)

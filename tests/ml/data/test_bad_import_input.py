@@ -25,7 +25,10 @@ def import_error(source) -> DataImportError:
         ("0,,Training", "must be space-separated integers 0..255"),
         (f"7,{VALID_PIXELS},Training", "unknown label '7', expected an integer 0..6"),
         (f"happy,{VALID_PIXELS},Training", "unknown label 'happy'"),
-        (f"0,{VALID_PIXELS},Validation", "unknown Usage 'Validation', expected one of Training, PublicTest, PrivateTest"),
+        (
+            f"0,{VALID_PIXELS},Validation",
+            "unknown Usage 'Validation', expected one of Training, PublicTest, PrivateTest",
+        ),
         (f"0,{VALID_PIXELS}", "has 2 columns, expected 3"),
     ],
     ids=["short", "too-bright", "negative", "word", "empty", "label-7", "label-word", "usage", "columns"],
@@ -88,11 +91,13 @@ def test_an_unreadable_image_in_a_zip_is_named_with_the_zip(make):
     assert str(import_error(path)).startswith(f"{path}, entry train/happy/Training_1.jpg: unreadable image")
 
 
-@pytest.mark.parametrize("unsafe_name", ["../train/happy/Training_1.png", "/etc/train/happy/x.png", "train/../../x.png"])
+@pytest.mark.parametrize(
+    "unsafe_name", ["../train/happy/Training_1.png", "/etc/train/happy/x.png", "train/../../x.png"]
+)
 def test_a_zip_entry_escaping_the_archive_is_refused_before_anything_is_read(make, unsafe_name):
     path = make.root / "evil.zip"
     with zipfile.ZipFile(path, "w") as archive:
-        # Sorted first and corrupt: had it been read, the error would be "unreadable image".
+        # A corrupt image too: the unsafe name, not this, must be what gets reported.
         archive.writestr("train/angry/Training_0.png", b"corrupt")
         archive.writestr(zipfile.ZipInfo(unsafe_name), make.image())
 

@@ -134,7 +134,9 @@ def test_a_successful_save_leaves_no_temp_file_and_a_file_others_may_read(store,
     path = store.save(tmp_path / "fer.npz")
 
     assert os.listdir(tmp_path) == ["fer.npz"]
-    assert path.stat().st_mode & 0o044 == 0o044 or os.umask(os.umask(0)) & 0o044
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
 
 
 def test_loading_a_missing_store_names_the_path(tmp_path):
@@ -169,3 +171,8 @@ def test_format_counts_is_a_table_of_classes_by_split_with_thousands_separators(
     assert [line.split()[0] for line in lines[2:9]] == list(FER_CLASSES)
     assert lines[2 + FER_CLASSES.index("Happy")].split() == ["Happy", "1,234", "5", "0", "1,239"]
     assert lines[-1].split() == ["Total", "1,234", "5", "7", "1,246"]
+
+
+def test_subsample_refuses_a_limit_below_the_number_of_present_classes(store):
+    with pytest.raises(ValueError, match="cannot keep at least one of each of 3 classes in 2 rows"):
+        store.subsample(2)

@@ -1,0 +1,100 @@
+"""Fixtures for the web app: personas, records, and for the integration tests a real redis-server and
+real Celery workers (processes on 127.0.0.1, random free ports) sharing a file SQLite database and
+MEDIA_ROOT with the test process."""
+from __future__ import annotations
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import Permission
+from emotions_test_support import RedisServer, Stack, dataset_for, make_experiment, make_noise_store, point_celery_at
+
+from emotions.models import Dataset, Experiment
+
+
+# The database and files ---------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, tmp_path_factory):
+    """A test database in a file (not in memory), so worker processes can open the same one."""
+    settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = str(tmp_path_factory.mktemp("db") / "test.sqlite3")
+
+
+@pytest.fixture(autouse=True)
+def _media_in_tmp(settings, tmp_path):
+    """Each test its own MEDIA_ROOT: run folders are named by pk, and pks repeat after a rollback."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture
+def noise_dataset(db, _media_in_tmp) -> Dataset:
+    return dataset_for(make_noise_store(), "noise")
+
+
+@pytest.fixture(scope="session")
+def fer2013_tiny_store(fer2013_store):
+    """100 real FER2013 faces per split (300 in all): a run of an epoch or two takes seconds on a CPU."""
+    return fer2013_store.subsample(100, seed=0)
+
+
+@pytest.fixture
+def fer2013_tiny_dataset(db, fer2013_tiny_store, _media_in_tmp) -> Dataset:
+    return dataset_for(fer2013_tiny_store, "fer2013-tiny")
+
+
+@pytest.fixture
+def experiment(noise_dataset) -> Experiment:
+    return make_experiment(noise_dataset)
+
+
+# Personas ---------------------------------------------------------------------------------------
+@pytest.fixture
+def staff(django_user_model):
+    """Staff with every permission on the emotions app: runs experiments."""
+    user = django_user_model.objects.create_user("staff", password="staff-password", is_staff=True)
+    user.user_permissions.set(Permission.objects.filter(content_type__app_label="emotions"))
+    return user
+
+
+@pytest.fixture
+def viewer(django_user_model):
+    """Staff who may only look at experiments and runs."""
+    user = django_user_model.objects.create_user("viewer", password="viewer-password", is_staff=True)
+    user.user_permissions.set(Permission.objects.filter(content_type__app_label="emotions", codename__startswith="view_"))
+    return user
+
+
+@pytest.fixture
+def outsider(django_user_model):
+    """A signed-up user who is not staff."""
+    return django_user_model.objects.create_user("outsider", password="outsider-password")
+
+
+@pytest.fixture
+def staff_client(client, staff):
+    client.force_login(staff)
+    return client
+
+
+# Processes (integration tests) --------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory):
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def worker_stack(django_db_setup, redis_server, tmp_path_factory):
+    processes = Stack(redis_server, tmp_path_factory.mktemp("stack"))
+    point_celery_at(redis_server.url)
+    try:
+        processes.start_worker()
+        processes.start_beat()  # the periodic sweep, every second here
+        yield processes
+    finally:
+        processes.stop()
+        point_celery_at(settings.CELERY_BROKER_URL)
+
+
+@pytest.fixture
+def media_shared_with_workers(settings, _media_in_tmp, worker_stack):
+    settings.MEDIA_ROOT = worker_stack.media

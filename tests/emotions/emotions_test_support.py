@@ -1,0 +1,149 @@
+"""Helpers for the emotions tests: records, waiting, and the real processes of the integration tests.
+
+(A module of its own, since tests import it by name: tests/ has no packages.)"""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+
+from emotions import configs, stack
+from emotions.models import Dataset, Experiment, TrainingRun
+from fer_site.celery import app as celery_app
+
+
+# Records ----------------------------------------------------------------------------------------
+def make_noise_store(per_split: int = 14, seed: int = 0):
+    """A FerStore of random faces, two per class per split and up: enough to run ml end to end."""
+    from ml.classes import FER_CLASSES
+    from ml.data import FerStore
+
+    rng = np.random.default_rng(seed)
+    labels = np.tile(np.arange(len(FER_CLASSES)), per_split * 3 // len(FER_CLASSES) + 1)[: per_split * 3]
+    return FerStore(
+        images=rng.integers(0, 255, size=(per_split * 3, 48, 48), dtype=np.uint8),
+        labels=labels.astype(np.int64),
+        splits=np.repeat(np.arange(3, dtype=np.uint8), per_split),
+        source_checksum="noise",
+        report={"source": "noise"},
+    )
+
+
+def dataset_for(store, name: str) -> Dataset:
+    relative = f"datasets/{name}.npz"
+    if not (Path(settings.MEDIA_ROOT) / relative).exists():
+        store.save(Path(settings.MEDIA_ROOT) / relative)
+    return Dataset.objects.create(
+        name=name, source_name=f"{name}.zip", source_checksum=store.source_checksum, store_file=relative,
+        class_names=list(store.class_names), counts=store.counts(), report=store.report,
+    )
+
+
+def tiny_config(**changes) -> dict:
+    """The cnn3 preset cut down to seconds on a CPU."""
+    config = configs.load_preset("seed002_cnn3")
+    config.update(epochs=2, batch_size=32, limit=300, device="cpu", num_workers=0, deterministic=False)
+    config.update(changes)
+    return configs.resolve(config)
+
+
+def make_experiment(dataset: Dataset, name: str = "tiny cnn3", **changes) -> Experiment:
+    return Experiment.objects.create(name=name, config=tiny_config(**changes), dataset=dataset)
+
+
+# Waiting ----------------------------------------------------------------------------------------
+def wait_for(condition, timeout: float, message: str, interval: float = 0.25):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {message}")
+        time.sleep(interval)
+
+
+def wait_for_run(run: TrainingRun, condition, timeout: float, message: str) -> TrainingRun:
+    def check():
+        run.refresh_from_db()
+        return condition(run)
+
+    try:
+        wait_for(check, timeout, message)
+    except AssertionError as error:
+        raise AssertionError(f"{error}; run is {run.status}, epoch {run.epoch}, error {run.error!r}\n{run.log_tail(30)}") from None
+    return run
+
+
+# Processes --------------------------------------------------------------------------------------
+def point_celery_at(url: str) -> None:
+    """Send this process's tasks to `url`. Celery reads the broker URL once and pools connections to it,
+    so both are reset (as Celery itself does after a fork)."""
+    celery_app.conf.broker_url = url
+    celery_app._after_fork()
+
+
+class RedisServer:
+    def __init__(self, directory: Path):
+        self.port = stack.free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.directory = directory
+        self.child: stack.Child | None = None
+
+    def start(self) -> RedisServer:
+        self.child = stack.Child(
+            "redis", stack.redis_server_command(self.port, self.directory), log_path=self.directory / "redis.log"
+        ).start()
+        stack.wait_for_redis(self.url)
+        return self
+
+    def stop(self) -> None:
+        self.child.kill()
+
+
+class Stack:
+    """Workers and beat for one test module, run against `redis` with the test database and media."""
+
+    def __init__(self, redis: RedisServer, directory: Path):
+        self.redis = redis
+        self.directory = directory
+        self.media = directory / "media"
+        self.children: list[stack.Child] = []
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "fer_site.settings",
+            "DATABASE_URL": f"sqlite:///{settings.DATABASES['default']['NAME']}",
+            "MEDIA_ROOT": str(self.media),
+            "VAR_DIR": str(directory),
+            "REDIS_URL": redis.url,
+            "TRAINING_HEARTBEAT_SECONDS": "0.5",
+            "TRAINING_STALE_AFTER_SECONDS": "3",
+            "SWEEP_INTERVAL_SECONDS": "1",
+            "PYTHONUNBUFFERED": "1",
+        }
+
+    def start_worker(self, name: str = "training@test") -> stack.Child:
+        # One solo worker on both queues: it trains, and between runs it also does the sweep.
+        log = self.directory / f"{name.replace('@', '-')}-{len(self.children)}.log"
+        command = stack.celery_command(*stack.training_worker_args(name=name, queues="training,inference"))
+        worker = stack.Child(name, command, self.env, log_path=log).start()
+        self.children.append(worker)
+        wait_for(lambda: " ready." in worker.log_text() or not worker.running, 90, f"worker {name} to start")
+        assert worker.running, worker.log_text()
+        return worker
+
+    def start_beat(self) -> stack.Child:
+        command = stack.celery_command("beat", "-l", "INFO", "-s", str(self.directory / "beat-schedule"))
+        beat = stack.Child("beat", command, self.env, log_path=self.directory / "beat.log").start()
+        self.children.append(beat)
+        return beat
+
+    def running_workers(self) -> list[stack.Child]:
+        return [child for child in self.children if child.running and child.name != "beat"]
+
+    def stop(self) -> None:
+        for child in reversed(self.children):
+            child.stop(timeout=5)
