@@ -164,6 +164,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 3}
 # Fail fast when Redis is down: the run row is kept and re-sent later (emotions.services).
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# A Redis blip must not kill a training run that is hours in: it goes on, and the redelivered message
+# finds the run claimed and does nothing.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # Runs: a worker beats every TRAINING_HEARTBEAT_SECONDS; a running run silent for
