@@ -114,7 +114,9 @@ def cancel_run(run: TrainingRun) -> bool:
         from fer_site.celery import app
 
         try:
-            app.control.revoke(run.task_id)
+            with app.connection_for_write() as connection:
+                connection.ensure_connection(max_retries=1, interval_start=0)  # fail in ms, not seconds
+                app.control.revoke(run.task_id, connection=connection)
         except Exception as error:  # the broker is down: the status alone stops the run
             logger.warning("could not revoke task %s of run %s: %s", run.task_id, run.pk, error)
     return True

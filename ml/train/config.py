@@ -102,7 +102,12 @@ class TrainConfig:
     deterministic: bool = False
     mixed_precision: bool = False  # bf16 autocast on CUDA; ignored on CPU
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    num_workers: int = 2
+    num_workers: int = 2  # DataLoader workers (the "dataloader" pipeline only)
+    # Where augmentation runs: "device" keeps the split on the training device and augments whole batches
+    # there (ml/train/device_data.py); "dataloader" augments per image in CPU workers; "auto" picks device
+    # on CUDA, dataloader on CPU.
+    data_pipeline: Literal["auto", "dataloader", "device"] = "auto"
+    compile: bool = False  # torch.compile the model: pays off on a GPU; on a CPU the compile time rarely does
     limit: int | None = None  # at most this many images per split (a stratified sample), for quick runs
     tensorboard: bool = False
 

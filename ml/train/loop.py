@@ -7,6 +7,7 @@ ask to stop) and `should_stop` (polled before every batch; the web app cancels r
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import random
 import time
@@ -24,6 +25,7 @@ from ml.models import create_model
 from ml.train.checkpoint import load_checkpoint, save_checkpoint
 from ml.train.config import TrainConfig
 from ml.train.dataset import FerDataset
+from ml.train.device_data import DeviceBatches
 from ml.train.losses import build_loss
 from ml.train.optim import build_optimizer, build_schedule
 from ml.transforms import FerEvalPreset, FerTrainPreset
@@ -113,6 +115,35 @@ def make_train_loader(dataset: FerDataset, config: TrainConfig, num_classes: int
         drop_last=len(dataset) > config.batch_size,  # a batch of one breaks BatchNorm
         persistent_workers=False,
     )
+
+
+def uses_device_pipeline(config: TrainConfig, device: torch.device) -> bool:
+    if config.data_pipeline == "auto":
+        return device.type == "cuda"
+    return config.data_pipeline == "device"
+
+
+def make_batches(config: TrainConfig, train_split, val_split, preprocessing, num_classes: int, device: torch.device):
+    """The epoch's training batches (a function of the epoch) and the validation batches, for the configured
+    pipeline: augmented on the device from a resident copy of the data, or by DataLoader workers on the CPU."""
+    (train_images, train_labels), (val_images, val_labels) = train_split, val_split
+    val_batch_size = max(256, config.batch_size)
+    if uses_device_pipeline(config, device):
+        train = DeviceBatches.for_training(train_images, train_labels, config, preprocessing, device)
+        val = DeviceBatches.for_evaluation(
+            val_images, val_labels, preprocessing,
+            batch_size=val_batch_size, device=device, normalize=config.augment.normalize,
+        )
+
+        def train_batches(epoch: int) -> DeviceBatches:
+            train.set_epoch(epoch)
+            return train
+
+        return train_batches, val
+    train_set = FerDataset(train_images, train_labels, FerTrainPreset(config.augment, preprocessing))
+    val_set = FerDataset(val_images, val_labels, FerEvalPreset(preprocessing, normalize=config.augment.normalize))
+    val_loader = DataLoader(val_set, batch_size=val_batch_size, num_workers=config.num_workers)
+    return functools.partial(make_train_loader, train_set, config, num_classes), val_loader
 
 
 def _autocast(device: torch.device, enabled: bool):
@@ -226,11 +257,13 @@ def fit(
     model = model.to(device)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
+    # Checkpoints keep saving `model`: a compiled wrapper's state_dict keys carry an `_orig_mod.` prefix.
+    forward_model = torch.compile(model) if config.compile else model
 
-    train_set = FerDataset(train_images, train_labels, FerTrainPreset(config.augment, preprocessing))
-    val_set = FerDataset(val_images, val_labels, FerEvalPreset(preprocessing, normalize=config.augment.normalize))
-    val_loader = DataLoader(val_set, batch_size=max(256, config.batch_size), num_workers=config.num_workers)
-    steps_per_epoch = len(make_train_loader(train_set, config, num_classes, epoch=0))
+    train_batches, val_loader = make_batches(
+        config, (train_images, train_labels), (val_images, val_labels), preprocessing, num_classes, device
+    )
+    steps_per_epoch = len(train_batches(0))
 
     criterion = build_loss(config.loss, train_labels, num_classes).to(device)
     optimizer = build_optimizer(model, config.optimizer)
@@ -295,9 +328,9 @@ def fit(
     try:
         for epoch in range(start_epoch, config.epochs + 1):
             started = time.perf_counter()
-            loader = make_train_loader(train_set, config, num_classes, epoch)
+            loader = train_batches(epoch)
             train_loss, train_acc, seen, cancelled = train_one_epoch(
-                model, loader, criterion, optimizer, schedule, device,
+                forward_model, loader, criterion, optimizer, schedule, device,
                 mixed_precision=config.mixed_precision, should_stop=should_stop, epoch=epoch,
                 grad_clip=config.grad_clip,
             )
@@ -307,7 +340,7 @@ def fit(
                 epoch -= 1
                 break
             train_seconds = time.perf_counter() - started
-            val_loss, y_true, y_pred = validate(model, val_loader, criterion, device, config.mixed_precision)
+            val_loss, y_true, y_pred = validate(forward_model, val_loader, criterion, device, config.mixed_precision)
             if not math.isfinite(val_loss):
                 raise NonFiniteLossError(f"validation loss became {val_loss} at epoch {epoch}")
             val = compute_metrics(y_true, y_pred, class_names)

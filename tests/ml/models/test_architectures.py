@@ -15,8 +15,11 @@ PARAMETERS = {
     "resnet9": 6_572_679,
     "vgg16_transfer": 27_694_919,  # 14,714,688 in VGG16's features + 12,980,231 in the head
     "resnet18_transfer": 11_309_639,  # 11,176,512 in ResNet-18 without fc + 133,127 in the head
+    # ours, width 32: stem 352, 3 strided convs 18,560 + 73,984 + 295,424, residual blocks
+    # 73,984 + 295,424 + 1,180,672, head 1,799
+    "ferlite": 1_940_199,
 }
-FROM_SCRATCH = ["fer2013v1", "vgg_style", "cnn3", "resnet9"]
+FROM_SCRATCH = ["fer2013v1", "vgg_style", "cnn3", "resnet9", "ferlite"]
 
 no_pretrained_warning = pytest.mark.filterwarnings("ignore:.*random weights:UserWarning")
 

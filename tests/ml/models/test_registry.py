@@ -64,7 +64,7 @@ def test_it_reads_option_defaults_and_source_from_the_registration():
 def test_every_model_has_a_description_source_and_preprocessing():
     for name in list_models():
         info = get_model_info(name)
-        assert info.description and info.source.startswith("seed")
+        assert info.description and (info.source.startswith("seed") or info.source == "ours")
         assert isinstance(info.preprocessing, Preprocessing)
 
 
