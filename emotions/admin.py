@@ -183,7 +183,7 @@ class TrainingRunAdmin(admin.ModelAdmin):
                            "is_deployed", "resumed_from", "launched_by"]}),
         ("Where and when", {"fields": ["worker", "device", "task_id", "created_at", "sent_at", "started_at",
                                        "heartbeat_at", "finished_at"]}),
-        ("Outcome", {"fields": ["stop_reason", "best_epoch", "checkpoint", "public_test_table",
+        ("Outcome", {"fields": ["stop_reason", "best_epoch", "checkpoint_path", "public_test_table",
                                 "private_test_table"]}),
         ("Config", {"fields": ["config_json"], "classes": ["collapse"]}),
         ("Log", {"fields": ["log_display"]}),
@@ -200,6 +200,10 @@ class TrainingRunAdmin(admin.ModelAdmin):
     @admin.display(description="progress")
     def progress_display(self, run):
         return progress_bar(run)
+
+    @admin.display(description="checkpoint")
+    def checkpoint_path(self, run):
+        return run.checkpoint.path if run.checkpoint else "-"  # media is never served by URL
 
     @admin.display(description="PrivateTest acc.")
     def private_test_accuracy(self, run):

@@ -6,12 +6,9 @@ from emotions.models import Experiment
 
 
 def _model_names() -> str:
-    try:
-        from ml.models import list_models
+    from ml.models import list_models
 
-        return ", ".join(list_models())
-    except ImportError:
-        return "(ml.models is not importable)"
+    return ", ".join(list_models())
 
 
 class ExperimentForm(forms.ModelForm):
@@ -19,8 +16,7 @@ class ExperimentForm(forms.ModelForm):
     way it is validated by ml's TrainConfig, and an error names the offending field."""
 
     preset = forms.ChoiceField(required=False)
-    config_text = forms.CharField(
-        label="Config",
+    config = forms.CharField(
         required=False,
         strip=False,  # else an untouched config reads as changed (the initial text ends in a newline)
         widget=forms.Textarea(attrs={"rows": 30, "cols": 90, "style": "font-family: monospace", "spellcheck": "false"}),
@@ -28,7 +24,7 @@ class ExperimentForm(forms.ModelForm):
 
     class Meta:
         model = Experiment
-        fields = ["name", "description", "dataset", "preset", "config_text"]
+        fields = ["name", "description", "dataset", "preset", "config"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -36,27 +32,25 @@ class ExperimentForm(forms.ModelForm):
             (name, name) for name in configs.preset_paths()
         ]
         self.fields["preset"].help_text = "Choosing a preset (and leaving the config as it was) loads its config."
-        self.fields["config_text"].help_text = (
+        self.fields["config"].help_text = (
             f"YAML (or JSON). Leave empty to use the preset. Models: {_model_names()}. "
-            "Keys you leave out take their defaults; the saved config shows them all."
+            "Keys left out take their defaults; the saved config shows them all."
         )
-        if self.instance.pk:
-            self.initial.setdefault("config_text", configs.to_text(self.instance.config))
+        self.initial["config"] = configs.to_text(self.instance.config) if self.instance.pk else ""
 
     def clean(self):
+        """The config as a dict: from the text when it was edited, else from a newly chosen preset.
+        Experiment.clean() then validates it with ml's TrainConfig and fills in the defaults."""
         cleaned = super().clean()
-        text = (cleaned.get("config_text") or "").strip()
+        text = (cleaned.get("config") or "").strip()
         preset = cleaned.get("preset")
         try:
-            if text and ("config_text" in self.changed_data or not preset or "preset" not in self.changed_data):
-                config = configs.resolve(configs.parse(text))
+            if text and ("config" in self.changed_data or "preset" not in self.changed_data or not preset):
+                cleaned["config"] = configs.parse(text)
             elif preset:
-                config = configs.load_preset(preset)
+                cleaned["config"] = configs.load_preset(preset)
             else:
                 raise ValidationError("Choose a preset or write a config.")
         except ValidationError as error:
-            self.add_error("config_text", error)
-            return cleaned
-        self.instance.config = config
-        cleaned["config_text"] = configs.to_text(config)
+            self.add_error("config", error)
         return cleaned

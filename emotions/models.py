@@ -109,7 +109,7 @@ class TrainingRun(models.Model):
     ACTIVE = (Status.QUEUED, Status.RUNNING)
     SEND_GRACE_SECONDS = 30
 
-    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="runs")
+    experiment = models.ForeignKey(Experiment, on_delete=models.PROTECT, related_name="runs")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
     config = models.JSONField(default=dict, help_text="The resolved config, frozen at launch.")
     launched_by = models.ForeignKey(

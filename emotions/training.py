@@ -45,8 +45,9 @@ def execute_run(run_id: int, *, worker: str, echo=None) -> TrainingRun | None:
             _train(run, log, heartbeat)
         except Exception as error:
             log(traceback.format_exc())
-            run.mark_failed(f"{type(error).__name__}: {error}")
-            log(f"run failed: {run.error}")
+            reason = f"{type(error).__name__}: {error}"
+            run.mark_failed(reason)
+            log(f"run failed: {reason}")
         except (KeyboardInterrupt, SystemExit):
             run.mark_failed("Interrupted: the worker was shut down during the run.")
             log("interrupted; the run can be resumed from its last checkpoint")
@@ -83,8 +84,10 @@ def _train(run: TrainingRun, log, heartbeat: Heartbeat) -> None:
     if result.best_checkpoint is None:
         raise RuntimeError("training finished without completing an epoch, so there is no checkpoint")
 
-    # Scored like training was: the same class selection (inside ml) and the same sample for quick runs.
-    eval_store = store.subsample(config.limit, seed=config.seed) if config.limit else store
+    # Scored on the data fit() trained on: the same classes, and for a quick run the same sample.
+    eval_store = store.select_classes(config.classes) if config.classes else store
+    if config.limit:
+        eval_store = eval_store.subsample(config.limit, seed=config.seed)
     metrics = {
         split: evaluate_checkpoint(result.best_checkpoint, eval_store, split=split, device=config.device)
         for split in ("public_test", "private_test")

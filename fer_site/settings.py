@@ -195,3 +195,6 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django": {"level": "INFO", "propagate": True}},
 }
+
+# Experiment dashboards: logged-in users only, unless DASHBOARDS_PUBLIC=1 opens them to every visitor.
+DASHBOARDS_PUBLIC = env_bool("DASHBOARDS_PUBLIC", False)

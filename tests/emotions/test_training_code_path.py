@@ -4,6 +4,7 @@ import time
 
 import pytest
 from django.core.management import CommandError, call_command
+from emotions_test_support import make_experiment
 
 import ml.train
 from emotions import training
@@ -35,6 +36,15 @@ def test_a_run_trains_to_success_with_epoch_rows_test_metrics_and_a_checkpoint(r
     checkpoint = load_checkpoint(finished.checkpoint.path)
     assert checkpoint["model"]["name"] == "cnn3" and checkpoint["epoch"] == finished.best_epoch
     assert "succeeded: best epoch" in finished.log_tail()
+
+
+def test_a_run_on_a_subset_of_classes_is_scored_on_those_classes(noise_dataset):
+    experiment = make_experiment(noise_dataset, name="four classes", epochs=1, classes=["Angry", "Happy", "Sad", "Neutral"])
+    run = TrainingRun.objects.create(experiment=experiment, config=experiment.config)
+    finished = training.execute_run(run.pk, worker="training@here")
+    assert finished.status == "succeeded", finished.error
+    assert finished.private_test_metrics["class_names"] == ["Angry", "Happy", "Sad", "Neutral"]
+    assert finished.private_test_metrics["num_samples"] == 8  # two faces of each of the four per split
 
 
 def test_a_run_that_raises_is_failed_with_the_message_and_the_traceback_goes_to_the_log(run, monkeypatch):

@@ -22,7 +22,10 @@ class Command(BaseCommand):
         except ValidationError as error:
             raise CommandError(" ".join(error.messages)) from None
         self.stdout.write(f"Run #{run.pk} of {found.name!r}; log at {run.out_dir / 'train.log'}")
-        run = training.execute_run(run.pk, worker=training.default_worker_name(), echo=self.stdout.write)
+        try:
+            run = training.execute_run(run.pk, worker=training.default_worker_name(), echo=self.stdout.write)
+        except KeyboardInterrupt:
+            raise CommandError(f"Interrupted: run #{run.pk} is marked failed; resume it from the admin.") from None
         if run.status != TrainingRun.Status.SUCCEEDED:
             raise CommandError(f"Run #{run.pk} {run.status}: {run.error or run.stop_reason}")
         self.stdout.write(self.style.SUCCESS(

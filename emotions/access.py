@@ -1,0 +1,23 @@
+"""Who may look at the dashboards: logged-in users, or everyone when settings.DASHBOARDS_PUBLIC is on.
+
+Launching, cancelling and deploying stay in the admin, for staff with the permissions for them.
+"""
+from functools import wraps
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+
+LOGIN_URL = "emotions:login"  # the admin's login page turns away users who are not staff
+
+
+def dashboard_view(view):
+    protected = login_required(view, login_url=LOGIN_URL)
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        # Read per request, not at import, so the setting can be changed without reloading the URLconf.
+        if settings.DASHBOARDS_PUBLIC:
+            return view(request, *args, **kwargs)
+        return protected(request, *args, **kwargs)
+
+    return wrapper

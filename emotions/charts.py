@@ -1,0 +1,179 @@
+"""Every chart of the dashboards, built with plotly from database rows and stored metrics.
+
+Builders return `plotly.graph_objects.Figure`s; `embed()` turns one into the plain dict that a template
+places with `{% chart %}` and plotly.js draws in the browser, so a server render never draws an image.
+Metrics dicts are ml's evaluation dicts (`ml.evaluate.compute_metrics`), as stored on TrainingRun.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+
+import plotly.graph_objects as go
+
+from ml.classes import SPLIT_LABELS
+
+# A small template of our own: plotly's default one adds ~7 kB to every figure on the page.
+TEMPLATE = go.layout.Template(
+    layout=dict(
+        font=dict(family="system-ui, -apple-system, Segoe UI, Roboto, sans-serif", size=12, color="#222"),
+        colorway=["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+                  "#bcbd22", "#17becf"],
+        paper_bgcolor="white",
+        plot_bgcolor="white",
+        xaxis=dict(gridcolor="#e5e5e5", linecolor="#999", zeroline=False, automargin=True),
+        yaxis=dict(gridcolor="#e5e5e5", linecolor="#999", zeroline=False, automargin=True),
+        hoverlabel=dict(namelength=-1),
+    )
+)
+CURVES = {
+    # chart id: (title, y-axis title, ((EpochMetric field, trace name), ...))
+    "loss": ("Loss", "loss", (("train_loss", "train"), ("val_loss", "validation (PublicTest)"))),
+    "accuracy": ("Accuracy", "accuracy", (("train_acc", "train"), ("val_acc", "validation (PublicTest)"))),
+    "macro_f1": ("Macro-F1", "macro-F1", (("val_macro_f1", "validation (PublicTest)"),)),
+    "lr": ("Learning rate", "learning rate", (("lr", "learning rate"),)),
+}
+COMPARED_CURVES = {
+    "val_loss": "Validation loss",
+    "val_acc": "Validation accuracy",
+    "val_macro_f1": "Validation macro-F1",
+    "train_loss": "Training loss",
+}
+COUNTS, ROW_NORMALISED = "Counts", "Row-normalised"
+
+
+def embed(figure: go.Figure) -> dict:
+    """The figure as JSON-ready data and layout, for `json_script` and `Plotly.newPlot`."""
+    return figure.to_plotly_json()
+
+
+def _figure(title: str, traces: Iterable, height: int = 320, **layout) -> go.Figure:
+    figure = go.Figure(list(traces))
+    defaults = dict(
+        margin=dict(l=8, r=8, t=40, b=8), legend=dict(orientation="h", yanchor="bottom", y=1.0, x=1, xanchor="right"),
+    )
+    figure.update_layout(template=TEMPLATE, title=dict(text=title, x=0, xanchor="left"), height=height,
+                         **{**defaults, **layout})
+    return figure
+
+
+def _finite(value) -> float | None:
+    """JSON has no NaN or infinity (a diverged epoch): such a point is left out of the line."""
+    return value if value is not None and math.isfinite(value) else None
+
+
+def _line_mode(points: int) -> str:
+    return "lines+markers" if points <= 30 else "lines"
+
+
+# Run page ------------------------------------------------------------------------------------------
+def learning_curves(epochs: Sequence, best_epoch: int | None = None) -> dict[str, go.Figure]:
+    """{chart id: figure} of loss, accuracy, macro-F1 and learning rate per epoch (EpochMetric rows)."""
+    x = [row.epoch for row in epochs]
+    figures = {}
+    for chart_id, (title, y_title, fields) in CURVES.items():
+        traces = [
+            go.Scatter(x=x, y=[_finite(getattr(row, field)) for row in epochs], name=name, mode=_line_mode(len(x)),
+                       hovertemplate=f"epoch %{{x}}<br>{name}: %{{y:.4g}}<extra></extra>")
+            for field, name in fields
+        ]
+        figure = _figure(title, traces, xaxis_title="epoch", yaxis_title=y_title, showlegend=len(fields) > 1)
+        if chart_id == "lr" and _spans_decades([row.lr for row in epochs]):
+            figure.update_yaxes(type="log")
+        if best_epoch:
+            figure.add_vline(x=best_epoch, line=dict(color="#888", dash="dot", width=1))
+        figures[chart_id] = figure
+    return figures
+
+
+def _spans_decades(values: Sequence[float]) -> bool:
+    positive = [v for v in values if v and v > 0 and math.isfinite(v)]
+    return bool(positive) and len(positive) == len(values) and max(positive) / min(positive) >= 20
+
+
+def per_class_bars(metrics: dict, split: str = "private_test") -> go.Figure:
+    """Precision, recall and F1 per class, grouped: one trace each."""
+    names = metrics["class_names"]
+    per_class = metrics["per_class"]
+    support = [per_class[name]["support"] for name in names]
+    traces = [
+        go.Bar(x=names, y=[per_class[name][key] for name in names], name=label, customdata=support,
+               hovertemplate=f"%{{x}}<br>{label}: %{{y:.3f}}<br>support %{{customdata}}<extra></extra>")
+        for key, label in (("precision", "precision"), ("recall", "recall"), ("f1", "F1"))
+    ]
+    return _figure(f"Per class on {SPLIT_LABELS[split]}", traces, barmode="group", yaxis=dict(range=[0, 1]))
+
+
+def confusion_heatmap(metrics: dict, split: str = "private_test") -> go.Figure:
+    """Rows true, columns predicted; counts written in the cells, and buttons that switch to each row
+    divided by its total (each true class's recall on the diagonal) and back."""
+    names = metrics["class_names"]
+    counts = metrics["confusion_matrix"]
+    normalised = row_normalise(counts)
+    custom = [[[count, share] for count, share in zip(*row)] for row in zip(counts, normalised)]
+    count_view = {"z": [counts], "text": [[[str(c) for c in row] for row in counts]], "zmax": [max(map(max, counts)) or 1]}
+    share_view = {"z": [normalised], "text": [[[f"{s:.0%}" for s in row] for row in normalised]], "zmax": [1]}
+    heatmap = go.Heatmap(
+        z=count_view["z"][0], x=names, y=names, text=count_view["text"][0], texttemplate="%{text}",
+        zmin=0, zmax=count_view["zmax"][0], colorscale="Blues", customdata=custom, showscale=False,
+        hovertemplate="true %{y}, predicted %{x}<br>%{customdata[0]} images, %{customdata[1]:.1%} of %{y}<extra></extra>",
+    )
+    size = max(360, 60 * len(names) + 120)
+    figure = _figure(
+        f"Confusion matrix on {SPLIT_LABELS[split]}", [heatmap], height=size,
+        xaxis=dict(title="predicted", side="bottom", constrain="domain", showgrid=False),
+        yaxis=dict(title="true", autorange="reversed", showgrid=False),
+        margin=dict(l=8, r=8, t=76, b=8),
+        updatemenus=[dict(
+            type="buttons", direction="right", showactive=True, active=0, x=0, xanchor="left", y=1.0,
+            yanchor="bottom", pad=dict(t=0, b=4),
+            buttons=[dict(label=COUNTS, method="restyle", args=[count_view]),
+                     dict(label=ROW_NORMALISED, method="restyle", args=[share_view])],
+        )],
+    )
+    figure.update_layout(title=dict(y=0.98, yanchor="top"))
+    return figure
+
+
+def row_normalise(counts: Sequence[Sequence[int]]) -> list[list[float]]:
+    """Each row divided by its sum; a class with no test images stays all zeros."""
+    return [[c / total if total else 0.0 for c in row] for row, total in ((row, sum(row)) for row in counts)]
+
+
+# Compare page --------------------------------------------------------------------------------------
+def compared_curves(runs: Sequence[tuple[str, Sequence]]) -> dict[str, go.Figure]:
+    """{field: figure} with one trace per run: `runs` is (label, EpochMetric rows) pairs."""
+    return {
+        field: _figure(
+            title,
+            [go.Scatter(x=[row.epoch for row in rows], y=[_finite(getattr(row, field)) for row in rows], name=label,
+                        mode=_line_mode(len(rows)), hovertemplate=f"{label}<br>epoch %{{x}}: %{{y:.4g}}<extra></extra>")
+             for label, rows in runs],
+            xaxis_title="epoch", yaxis_title=title.split(" ", 1)[1],
+        )
+        for field, title in COMPARED_CURVES.items()
+    }
+
+
+def compared_per_class_f1(runs: Sequence[tuple[str, dict]], split: str = "private_test") -> go.Figure:
+    """F1 per class, one bar per run side by side; `runs` is (label, metrics) pairs with metrics."""
+    names = []
+    for _, metrics in runs:
+        names += [name for name in metrics["class_names"] if name not in names]
+    traces = [
+        go.Bar(x=names, y=[metrics["per_class"].get(name, {}).get("f1") for name in names], name=label,
+               hovertemplate=f"{label}<br>%{{x}}: F1 %{{y:.3f}}<extra></extra>")
+        for label, metrics in runs
+    ]
+    return _figure(f"F1 per class on {SPLIT_LABELS[split]}", traces, barmode="group", yaxis=dict(range=[0, 1]))
+
+
+# Dataset page --------------------------------------------------------------------------------------
+def class_counts(counts: dict[str, dict[str, int]], class_names: Sequence[str]) -> go.Figure:
+    """Images per class, one trace per split: the imbalance at a glance (Dataset.counts)."""
+    traces = [
+        go.Bar(x=list(class_names), y=[per_class.get(name, 0) for name in class_names], name=SPLIT_LABELS.get(split, split),
+               hovertemplate=f"{SPLIT_LABELS.get(split, split)}<br>%{{x}}: %{{y:,}} images<extra></extra>")
+        for split, per_class in counts.items()
+    ]
+    return _figure("Images per class and split", traces, barmode="group", yaxis_title="images")

@@ -1,0 +1,70 @@
+"""A run's page, and what its JavaScript fetches: live status, refreshed curves, the mistakes grid."""
+from django.http import JsonResponse
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.cache import never_cache
+
+from emotions import charts
+from emotions.access import dashboard_view
+from emotions.config_table import config_rows
+from emotions.leaderboard import num_classes
+from emotions.mistakes import MistakesUnavailable, confident_mistakes
+from emotions.model_sizes import parameter_count
+from emotions.models import TrainingRun
+from emotions.run_exports import tensorboard_dir
+from emotions.run_status import LiveStatus
+
+SPLITS = ("private_test", "public_test")
+
+
+def _get_run(pk: int) -> TrainingRun:
+    # Everyone who may see the dashboards sees every run: runs belong to the lab, not to a user.
+    return get_object_or_404(TrainingRun.objects.select_related("experiment__dataset", "launched_by"), pk=pk)
+
+
+def _curves(run: TrainingRun, epochs) -> dict:
+    return {f"chart-{key}": charts.embed(figure) for key, figure in charts.learning_curves(epochs, run.best_epoch).items()}
+
+
+@dashboard_view
+def run_detail(request, pk: int):
+    run = _get_run(pk)
+    epochs = list(run.epoch_metrics.all())
+    split = request.GET.get("split") if request.GET.get("split") in SPLITS else "private_test"
+    metrics = getattr(run, f"{split}_metrics")
+    return render(request, "emotions/run.html", {
+        "run": run,
+        "epochs": epochs,
+        "live": LiveStatus.from_epochs(run, epochs),
+        "curves": _curves(run, epochs),
+        "split": split,
+        "metrics": metrics,
+        "per_class": charts.embed(charts.per_class_bars(metrics, split)) if metrics else None,
+        "confusion": charts.embed(charts.confusion_heatmap(metrics, split)) if metrics else None,
+        "config_rows": config_rows([run.config]),
+        "parameters": parameter_count(run.config, num_classes(run)),
+        "training_seconds": sum(row.seconds for row in epochs),
+        "has_tensorboard": tensorboard_dir(run) is not None,
+    })
+
+
+@never_cache
+@dashboard_view
+def run_status(request, pk: int):
+    return JsonResponse(LiveStatus.query(_get_run(pk)).to_dict())
+
+
+@never_cache
+@dashboard_view
+def run_curves(request, pk: int):
+    run = _get_run(pk)
+    return JsonResponse(_curves(run, list(run.epoch_metrics.all())))
+
+
+@dashboard_view
+def run_mistakes(request, pk: int):
+    run = _get_run(pk)
+    try:
+        mistakes, reason = confident_mistakes(run), ""
+    except MistakesUnavailable as error:
+        mistakes, reason = None, str(error)
+    return render(request, "emotions/_mistakes.html", {"run": run, "mistakes": mistakes, "reason": reason})
