@@ -20,7 +20,7 @@ install: $(INSTALLED)
 migrate: install
 	$(PY) manage.py migrate --noinput
 
-run: migrate
+run: install
 	$(PY) manage.py runstack
 
 test: install

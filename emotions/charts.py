@@ -121,8 +121,8 @@ def confusion_heatmap(metrics: dict, split: str = "private_test") -> go.Figure:
     size = max(360, 60 * len(names) + 120)
     figure = _figure(
         f"Confusion matrix on {SPLIT_LABELS[split]}", [heatmap], height=size,
-        xaxis=dict(title="predicted", side="bottom", constrain="domain", showgrid=False),
-        yaxis=dict(title="true", autorange="reversed", showgrid=False),
+        xaxis=dict(title=dict(text="predicted", standoff=8), constrain="domain", showgrid=False, automargin=True),
+        yaxis=dict(title=dict(text="true", standoff=8), autorange="reversed", showgrid=False, automargin=True),
         margin=dict(l=8, r=8, t=76, b=8),
         updatemenus=[dict(
             type="buttons", direction="right", showactive=True, active=0, x=0, xanchor="left", y=1.0,

@@ -58,7 +58,7 @@ def execute_run(run_id: int, *, worker: str, echo=None) -> TrainingRun | None:
 
 def _train(run: TrainingRun, log, heartbeat: Heartbeat) -> None:
     from ml.evaluate import evaluate_checkpoint, resolve_device
-    from ml.train import TrainConfig, fit
+    from ml.train import TrainConfig, fit, prepare_store
 
     config = TrainConfig.from_dict(run.config)
     TrainingRun.objects.filter(pk=run.pk).update(device=str(resolve_device(config.device)))
@@ -85,9 +85,7 @@ def _train(run: TrainingRun, log, heartbeat: Heartbeat) -> None:
         raise RuntimeError("training finished without completing an epoch, so there is no checkpoint")
 
     # Scored on the data fit() trained on: the same classes, and for a quick run the same sample.
-    eval_store = store.select_classes(config.classes) if config.classes else store
-    if config.limit:
-        eval_store = eval_store.subsample(config.limit, seed=config.seed)
+    eval_store = prepare_store(config, store)
     metrics = {
         split: evaluate_checkpoint(result.best_checkpoint, eval_store, split=split, device=config.device)
         for split in ("public_test", "private_test")

@@ -1,7 +1,7 @@
 """Training: the typed config, the loop and checkpoints."""
 from ml.train.checkpoint import CheckpointError, load_checkpoint, load_model, save_checkpoint
 from ml.train.config import ConfigError, TrainConfig
-from ml.train.loop import EpochResult, FitResult, NonFiniteLossError, fit, train_one_epoch, validate
+from ml.train.loop import EpochResult, FitResult, NonFiniteLossError, fit, prepare_store, train_one_epoch, validate
 
 __all__ = [
     "CheckpointError",
@@ -13,6 +13,7 @@ __all__ = [
     "fit",
     "load_checkpoint",
     "load_model",
+    "prepare_store",
     "save_checkpoint",
     "train_one_epoch",
     "validate",

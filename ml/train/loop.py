@@ -211,7 +211,8 @@ def validate(
     return total_loss / max(seen, 1), torch.cat(true).numpy(), torch.cat(predicted).numpy()
 
 
-def _prepare_store(config: TrainConfig, store):
+def prepare_store(config: TrainConfig, store):
+    """The data a run trains and is scored on: the config's class subset, then its `limit` sample."""
     if config.classes is not None:
         store = store.select_classes(config.classes)
     if config.limit is not None:
@@ -242,7 +243,7 @@ def fit(
     seed_everything(config.seed, config.deterministic)
     device = resolve_device(config.device)
 
-    store = _prepare_store(config, store)
+    store = prepare_store(config, store)
     class_names = list(store.class_names)
     num_classes = len(class_names)
     train_images, train_labels = store.split("train")
