@@ -49,11 +49,16 @@ def embed(figure: go.Figure) -> dict:
 
 def _figure(title: str, traces: Iterable, height: int = 320, **layout) -> go.Figure:
     figure = go.Figure(list(traces))
+    # Title on the first line, legend on its own line under it: neither covers the other on a phone.
     defaults = dict(
-        margin=dict(l=8, r=8, t=40, b=8), legend=dict(orientation="h", yanchor="bottom", y=1.0, x=1, xanchor="right"),
+        margin=dict(l=8, r=8, t=64, b=8), legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0, xanchor="left"),
     )
-    figure.update_layout(template=TEMPLATE, title=dict(text=title, x=0, xanchor="left"), height=height,
-                         **{**defaults, **layout})
+    figure.update_layout(
+        template=TEMPLATE, height=height,
+        title=dict(text=title, xref="container", x=0, xanchor="left", yref="container", y=1, yanchor="top",
+                   pad=dict(t=10, l=8)),
+        **{**defaults, **layout},
+    )
     return figure
 
 
@@ -131,7 +136,6 @@ def confusion_heatmap(metrics: dict, split: str = "private_test") -> go.Figure:
                      dict(label=ROW_NORMALISED, method="restyle", args=[share_view])],
         )],
     )
-    figure.update_layout(title=dict(y=0.98, yanchor="top"))
     return figure
 
 

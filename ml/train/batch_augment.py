@@ -69,8 +69,9 @@ class BatchAugment:
         theta = self._affine(len(x), x.shape[-1], generator)
         size = self.preprocessing.input_size
         grid = F.affine_grid(theta, [len(x), 1, size, size], align_corners=False)
-        # Rotation and padded crops fill with black as torchvision does; without them no sample
-        # leaves the image, and "border" then matches F.interpolate at the edges exactly.
+        # Rotation and padded crops fill with black as torchvision does (upscaled to 64 or 224, the outer
+        # half pixel then greys a little); without them no sample leaves the image, and "border" matches
+        # F.interpolate at the edges exactly.
         fills = self.augment.rotation > 0 or self.augment.crop_padding > 0
         return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros" if fills else "border", align_corners=False)
 
@@ -162,8 +163,8 @@ def _adjust_contrast(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
 
 
 def _normalize(x: torch.Tensor, preprocessing: Preprocessing) -> torch.Tensor:
-    mean = torch.tensor(preprocessing.mean, device=x.device).view(1, -1, 1, 1)
-    std = torch.tensor(preprocessing.std, device=x.device).view(1, -1, 1, 1)
+    # Python numbers, not tensors: copying a new tensor to the GPU every batch would wait for the GPU.
+    (mean,), (std,) = preprocessing.mean, preprocessing.std  # one gray channel
     return (x - mean) / std
 
 

@@ -31,6 +31,9 @@ from ml.train.optim import build_optimizer, build_schedule
 from ml.transforms import FerEvalPreset, FerTrainPreset
 
 
+NAN_CHECK_EVERY = 50  # batches between NaN checks on a GPU
+
+
 class NonFiniteLossError(RuntimeError):
     """The loss became NaN or infinite: training cannot recover, so the run stops with this message."""
 
@@ -165,18 +168,29 @@ def train_one_epoch(
     epoch: int = 1,
     grad_clip: float | None = None,
 ) -> tuple[float, float, int, bool]:
-    """One pass over the training data. Returns (mean loss, accuracy, images seen, cancelled)."""
+    """One pass over the training data. Returns (mean loss, accuracy, images seen, cancelled).
+
+    Running sums stay on the device: reading a GPU value every step would make the CPU wait for it.
+    On a GPU the loss is checked for NaN every NAN_CHECK_EVERY batches for the same reason.
+    """
     model.train()
-    total_loss, correct, seen = 0.0, 0, 0
+    check_every = 1 if device.type == "cpu" else NAN_CHECK_EVERY
+    total_loss = torch.zeros((), device=device)
+    correct = torch.zeros((), device=device, dtype=torch.long)
+    seen = 0
+
+    def summary() -> tuple[float, float]:
+        return total_loss.item() / max(seen, 1), correct.item() / max(seen, 1)
+
     for batch_index, (images, labels) in enumerate(loader):
         if should_stop is not None and should_stop():
-            return total_loss / max(seen, 1), correct / max(seen, 1), seen, True
+            return (*summary(), seen, True)
         images = images.to(device, non_blocking=True)
         labels = labels.to(device, non_blocking=True)
         with _autocast(device, mixed_precision):
             logits = model(images)
             loss = criterion(logits.float(), labels)
-        if not torch.isfinite(loss):
+        if batch_index % check_every == 0 and not torch.isfinite(loss):
             raise NonFiniteLossError(
                 f"loss became {loss.item()} at epoch {epoch}, batch {batch_index + 1}; "
                 "lower the learning rate or check the data"
@@ -187,10 +201,13 @@ def train_one_epoch(
             nn.utils.clip_grad_value_(model.parameters(), grad_clip)
         optimizer.step()
         schedule.after_batch()
-        total_loss += loss.item() * len(labels)
-        correct += (logits.argmax(dim=1) == labels).sum().item()
+        total_loss += loss.detach() * len(labels)
+        correct += (logits.argmax(dim=1) == labels).sum()
         seen += len(labels)
-    return total_loss / max(seen, 1), correct / max(seen, 1), seen, False
+    mean_loss, accuracy = summary()
+    if not math.isfinite(mean_loss):
+        raise NonFiniteLossError(f"loss became {mean_loss} during epoch {epoch}; lower the learning rate or check the data")
+    return mean_loss, accuracy, seen, False
 
 
 @torch.no_grad()

@@ -14,6 +14,13 @@ def traces(page, chart_id: str, layer: str = "scatterlayer") -> int:
     return page.locator(f"#{chart_id} .{layer} .trace").count()
 
 
+def wait_for_faces(page, selector: str) -> None:
+    """Until every face thumbnail under `selector` has loaded as a 48x48 PNG."""
+    page.wait_for_function(
+        f"[...document.querySelectorAll('{selector} img')].every(img => img.complete && img.naturalWidth === 48)"
+    )
+
+
 def heatmap_labels(page) -> list[str]:
     return page.locator("#chart-confusion .heatmap-label text").all_text_contents()
 
@@ -43,9 +50,12 @@ def test_the_run_page_draws_curves_per_class_bars_and_the_confusion_matrix(membe
     assert traces(page, "chart-macro_f1") == 1
     assert traces(page, "chart-lr") == 1
     assert traces(page, "chart-per-class", "barlayer") == 3  # precision, recall, F1
-    assert traces(page, "chart-confusion", "heatmaplayer") == 0 or page.locator("#chart-confusion .hm").count() == 1
+    page.wait_for_selector("#chart-confusion .main-svg")
+    assert page.locator("#chart-confusion .heatmaplayer .hm").count() == 1  # one heatmap trace
     labels = heatmap_labels(page)
     assert len(labels) == 49 and labels[:7] == ["30", "0", "5", "2", "8", "1", "4"]
+    page.wait_for_selector(".mistakes .face-card")
+    wait_for_faces(page, ".mistakes")
     member_browser.screenshot("run")
 
 
@@ -68,7 +78,7 @@ def test_the_most_confident_mistakes_load_as_a_grid_of_faces(member_browser, ang
     cards = page.locator(".mistakes .face-card")
     assert cards.count() == 18
     assert "predicted Angry" in cards.first.text_content()
-    page.wait_for_function("[...document.querySelectorAll('.mistakes img')].every(img => img.complete && img.naturalWidth === 48)")
+    wait_for_faces(page, ".mistakes")
 
 
 def test_a_running_run_updates_its_progress_without_a_reload(member_browser, ferlite_experiment):
@@ -112,7 +122,7 @@ def test_two_ticked_runs_are_compared(member_browser, angry_run, ferlite_experim
 def test_the_dataset_page_shows_the_balance_sample_faces_and_augmentations(member_browser, face_dataset):
     page = member_browser.open(f"/datasets/{face_dataset.pk}/")
     assert traces(page, "chart-class-counts", "barlayer") == 3
-    page.wait_for_function("[...document.querySelectorAll('.samples img')].every(img => img.complete && img.naturalWidth === 48)")
+    wait_for_faces(page, ".samples")
     assert page.locator(".samples img").count() == 21
     page.select_option("select[name=recipe]", "seed001_vgg_style")
     page.click("text=Show")
@@ -125,6 +135,8 @@ def test_the_run_page_fits_a_phone_screen(member_phone, angry_run):
     page = member_phone.open(f"/runs/{angry_run.pk}/")
     assert traces(page, "chart-loss") == 2
     page.wait_for_selector("#chart-confusion .heatmap-label")
+    page.wait_for_selector(".mistakes .face-card")
+    wait_for_faces(page, ".mistakes")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scrolling of the page
     assert page.locator("#chart-loss .main-svg").first.bounding_box()["width"] <= 390
     member_phone.screenshot("run-phone")
