@@ -6,6 +6,9 @@ from functools import wraps
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.shortcuts import get_object_or_404
+
+from emotions.models import TrainingRun
 
 LOGIN_URL = "emotions:login"  # the admin's login page turns away users who are not staff
 
@@ -21,3 +24,9 @@ def dashboard_view(view):
         return protected(request, *args, **kwargs)
 
     return wrapper
+
+
+def get_run_or_404(pk: int) -> TrainingRun:
+    """A run as its pages need it. Whoever may see the dashboards sees every run: runs belong to the lab,
+    not to the user who launched them."""
+    return get_object_or_404(TrainingRun.objects.select_related("experiment__dataset", "launched_by"), pk=pk)

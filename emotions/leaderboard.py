@@ -28,6 +28,9 @@ SORTS = {
     "device": "Device",
 }
 DEFAULT_SORT = "-private_accuracy"
+# Columns whose first click sorts biggest first (scores, sizes, times, newest run); names go A to Z.
+BIGGEST_FIRST = {"run", "parameters", "public_accuracy", "public_macro_f1", "private_accuracy", "private_macro_f1",
+                 "training_seconds"}
 
 
 @dataclass
@@ -155,11 +158,8 @@ def column_headers(query, sort: str) -> list[dict]:
     headers = []
     for key, label in SORTS.items():
         params = query.copy()
-        # Scores read best first; names read A to Z.
-        first_descending = key in ("parameters", "public_accuracy", "public_macro_f1", "private_accuracy",
-                                   "private_macro_f1", "training_seconds", "run")
-        toggled = not descending if key == current else first_descending
-        params["sort"] = f"-{key}" if toggled else key
+        sort_descending = not descending if key == current else key in BIGGEST_FIRST
+        params["sort"] = f"-{key}" if sort_descending else key
         headers.append({
             "key": key, "label": label, "url": "?" + params.urlencode(),
             "arrow": ("▼" if descending else "▲") if key == current else "",

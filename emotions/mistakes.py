@@ -1,8 +1,8 @@
 """A succeeded run's most confident mistakes on PrivateTest, worked out on first view and kept beside
 its checkpoint (runs/<pk>/mistakes.json).
 
-The faces are chosen exactly as the run was scored (emotions.training): the run's `limit` sample of
-the store first, then the checkpoint's classes. Mistakes name faces by their row in the dataset's
+The faces are chosen exactly as the run was scored (emotions.training): the config's classes and
+`limit` sample (ml's `prepare_store`), on the checkpoint's classes. Mistakes name faces by their row in the dataset's
 store, so the dataset's face view serves their thumbnails.
 """
 from __future__ import annotations
@@ -97,12 +97,17 @@ def find_mistakes(run: TrainingRun, checkpoint: Path, kept: int = KEPT) -> Mista
 def evaluated_rows(store, config: dict, class_names) -> tuple[np.ndarray, np.ndarray]:
     """(store rows, labels in `class_names` order) of the PrivateTest faces the run was scored on.
 
-    The selection runs on a copy of the store whose "images" are row numbers: subsample and
-    select_classes pick rows by label alone, so the copy ends up holding the rows they picked.
+    The selection is ml's own (`prepare_store`, as emotions.training scores a run), made on a copy of the
+    store whose "images" are row numbers: it picks rows by label alone, so the copy ends up holding the
+    rows it picked.
     """
-    numbered = dataclasses.replace(store, images=np.arange(len(store)))
-    if config.get("limit"):
-        numbered = numbered.subsample(config["limit"], seed=config.get("seed", 42))
+    from ml.train import ConfigError, TrainConfig, prepare_store
+
+    try:
+        train_config = TrainConfig.from_dict(config)
+    except ConfigError as error:
+        raise MistakesUnavailable(f"The run's config no longer reads: {error}") from None
+    numbered = prepare_store(train_config, dataclasses.replace(store, images=np.arange(len(store))))
     if list(class_names) != list(numbered.class_names):
         numbered = numbered.select_classes(class_names)
     return numbered.split(SPLIT)

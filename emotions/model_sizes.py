@@ -32,7 +32,7 @@ def _count(name: str, options_json: str, num_classes: int) -> int | None:
         with warnings.catch_warnings(), torch.device("meta"):
             warnings.simplefilter("ignore")
             return count_parameters(create_model(name, num_classes=num_classes, **json.loads(options_json)))
-    except (ValueError, TypeError):  # an architecture or option this version of ml no longer has
+    except Exception:  # an architecture or option this version of ml no longer has: a blank cell, not a 500
         return None
     finally:
         transfer_logger.setLevel(level)

@@ -1,10 +1,10 @@
 """A run's page, and what its JavaScript fetches: live status, refreshed curves, the mistakes grid."""
 from django.http import JsonResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 
 from emotions import charts
-from emotions.access import dashboard_view
+from emotions.access import dashboard_view, get_run_or_404
 from emotions.config_table import config_rows
 from emotions.leaderboard import num_classes
 from emotions.mistakes import MistakesUnavailable, confident_mistakes
@@ -16,18 +16,13 @@ from emotions.run_status import LiveStatus
 SPLITS = ("private_test", "public_test")
 
 
-def _get_run(pk: int) -> TrainingRun:
-    # Everyone who may see the dashboards sees every run: runs belong to the lab, not to a user.
-    return get_object_or_404(TrainingRun.objects.select_related("experiment__dataset", "launched_by"), pk=pk)
-
-
 def _curves(run: TrainingRun, epochs) -> dict:
     return {f"chart-{key}": charts.embed(figure) for key, figure in charts.learning_curves(epochs, run.best_epoch).items()}
 
 
 @dashboard_view
 def run_detail(request, pk: int):
-    run = _get_run(pk)
+    run = get_run_or_404(pk)
     epochs = list(run.epoch_metrics.all())
     split = request.GET.get("split") if request.GET.get("split") in SPLITS else "private_test"
     metrics = getattr(run, f"{split}_metrics")
@@ -50,19 +45,19 @@ def run_detail(request, pk: int):
 @never_cache
 @dashboard_view
 def run_status(request, pk: int):
-    return JsonResponse(LiveStatus.query(_get_run(pk)).to_dict())
+    return JsonResponse(LiveStatus.query(get_run_or_404(pk)).to_dict())
 
 
 @never_cache
 @dashboard_view
 def run_curves(request, pk: int):
-    run = _get_run(pk)
+    run = get_run_or_404(pk)
     return JsonResponse(_curves(run, list(run.epoch_metrics.all())))
 
 
 @dashboard_view
 def run_mistakes(request, pk: int):
-    run = _get_run(pk)
+    run = get_run_or_404(pk)
     try:
         mistakes, reason = confident_mistakes(run), ""
     except MistakesUnavailable as error:

@@ -54,23 +54,29 @@ def test_a_model_of_some_classes_is_judged_on_those_classes_only(succeeded_run):
     assert {(m.true, m.predicted) for m in found.items} == {("Sad", "Happy")}
 
 
-def test_a_quick_run_is_judged_on_its_limit_sample_like_its_scores(ferlite_experiment, face_dataset):
+@pytest.mark.parametrize("changes", [{"limit": 7, "seed": 3}, {"limit": 5, "seed": 1, "classes": ["Sad", "Happy"]}])
+def test_a_quick_run_is_judged_on_the_sample_it_was_scored_on(ferlite_experiment, face_dataset, changes):
+    from ml.train import TrainConfig, prepare_store
+
     store = load_store(face_dataset)
-    config = {**ferlite_experiment.config, "limit": 7, "seed": 3}
-    rows, labels = evaluated_rows(store, config, FER_CLASSES)
-    sample_images, sample_labels = store.subsample(7, seed=3).split("private_test")
-    assert len(rows) == 7
+    config = {**ferlite_experiment.config, **changes}
+    scored_on = prepare_store(TrainConfig.from_dict(config), store)
+    rows, labels = evaluated_rows(store, config, scored_on.class_names)
+    sample_images, sample_labels = scored_on.split("private_test")
+    assert len(rows) == len(sample_labels) > 0
     assert np.array_equal(store.images[rows], sample_images) and np.array_equal(labels, sample_labels)
 
 
 def test_the_mistakes_agree_with_the_runs_private_test_accuracy(ferlite_experiment, face_dataset):
-    """As emotions.training scores a run: ml's evaluate_checkpoint on the run's limit sample."""
+    """Scored as emotions.training scores a run: ml's evaluate_checkpoint on prepare_store's sample."""
     from ml.evaluate import evaluate_checkpoint
+    from ml.train import TrainConfig, prepare_store
 
     config = {**ferlite_experiment.config, "limit": 14, "seed": 5}
     run = make_run(ferlite_experiment, config=config)
     path = save_checkpoint_for(run, FER_CLASSES)
-    scored = evaluate_checkpoint(path, load_store(face_dataset).subsample(14, seed=5), split="private_test", device="cpu")
+    scored_on = prepare_store(TrainConfig.from_dict(config), load_store(face_dataset))
+    scored = evaluate_checkpoint(path, scored_on, split="private_test", device="cpu")
     found = confident_mistakes(run)
     assert found.evaluated == scored["num_samples"]
     assert found.total == round(scored["num_samples"] * (1 - scored["accuracy"]))

@@ -17,19 +17,19 @@ SCREENSHOTS = Path(settings.BASE_DIR) / "test-output" / "browser"
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
-# Playwright's sync API runs an asyncio loop in this thread, and Django then refuses database calls made
-# here (SynchronousOnlyOperation), although no coroutine is involved. Tests set up rows between page
-# actions, never concurrently with the loop, so the check is switched off for these tests only.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-
-@pytest.fixture(scope="session")
-def browser():
+@pytest.fixture(scope="module")
+def browser(django_db_setup):
     if not CHROMIUM.exists():
         pytest.skip(f"needs Chromium at {CHROMIUM} (Debian: apt-get install chromium; `make test` installs it)")
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
+    # While Playwright runs, its sync API keeps an asyncio loop in this thread, and Django refuses database
+    # calls made here (SynchronousOnlyOperation) though no coroutine is involved: the tests write rows
+    # between page actions. So the check is off while a browser is open, the browser is open for this
+    # module only, and it opens after the test database is made.
+    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
