@@ -8,7 +8,7 @@ INSTALLED := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' '
 FER2013_ZIP ?= $(wildcard $(CURDIR)/../shared/data/fer2013.zip)
 export FER2013_ZIP
 
-.PHONY: install run test migrate clean
+.PHONY: install run test migrate clean browsers
 
 $(INSTALLED): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,7 +23,14 @@ migrate: install
 run: install
 	$(PY) manage.py runstack
 
-test: install
+# Debian's Chromium for the browser tests (Playwright drives it; `playwright install` cannot download here).
+browsers:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else echo "Chromium is missing: run 'sudo apt-get install chromium' for the browser tests"; fi; }
+
+test: install browsers
 	$(PY) -m pytest
 
 clean:

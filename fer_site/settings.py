@@ -122,7 +122,8 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = env_path("STATIC_ROOT", VAR_DIR / "staticfiles")
 if DEBUG:
     STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # filled by collectstatic; whitenoise warns while it is missing
-# Datasets, checkpoints and run logs. Never served by URL: checkpoints are for staff and workers only.
+# Datasets, checkpoints and run logs. Never served as a folder: checkpoints and logs go out only through
+# views that check who may see the run's dashboard.
 # Across machines, point every host at the same shared folder.
 MEDIA_ROOT = env_path("MEDIA_ROOT", VAR_DIR / "media")
 STORAGES = {
