@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 from django.conf import settings
 from django.utils import timezone
 
 from emotions.models import EpochMetric, TrainingRun
+from emotions_test_support import make_noise_store
 from ml.classes import FER_CLASSES
 
 # Rows true, columns predicted, FER2013's class order: Fear and Sad bleed into each other, Disgust is
@@ -59,18 +59,7 @@ def add_epochs(run: TrainingRun, count: int, seconds: float = 10.0, best: int | 
 
 def make_face_store(per_class_per_split: int = 3, seed: int = 0):
     """Noise faces, `per_class_per_split` of each class in each split; labels cycle through the classes."""
-    from ml.data import FerStore
-
-    rng = np.random.default_rng(seed)
-    per_split = per_class_per_split * len(FER_CLASSES)
-    labels = np.tile(np.arange(len(FER_CLASSES)), per_class_per_split * 3)
-    return FerStore(
-        images=rng.integers(0, 255, size=(per_split * 3, 48, 48), dtype=np.uint8),
-        labels=labels.astype(np.int64),
-        splits=np.repeat(np.arange(3, dtype=np.uint8), per_split),
-        source_checksum="faces",
-        report={"source": "faces"},
-    )
+    return make_noise_store(per_split=per_class_per_split * len(FER_CLASSES), seed=seed)
 
 
 def save_checkpoint_for(run: TrainingRun, class_names, answer: int | None = None, margin: float = 4.0) -> Path:
@@ -98,7 +87,7 @@ def save_checkpoint_for(run: TrainingRun, class_names, answer: int | None = None
         "config": run.config,
         "metrics": {},
         "epoch": 1,
-        "data_checksum": "faces",
+        "data_checksum": "noise",
     }, path)
     run.checkpoint = f"{run.out_dir_name}/best.pt"
     run.save(update_fields=["checkpoint"])
