@@ -83,6 +83,13 @@ class AugmentConfig:
 
 
 @dataclass
+class MixConfig:
+    mixup_alpha: float = 0.0  # > 0: blend pairs of images with weight ~ Beta(alpha, alpha)
+    cutmix_alpha: float = 0.0  # > 0: paste a box of another image; with both, each batch picks one
+    prob: float = 1.0  # share of batches mixed
+
+
+@dataclass
 class TrainConfig:
     name: str = "unnamed"
     description: str = ""
@@ -98,6 +105,9 @@ class TrainConfig:
     early_stopping_patience: int | None = None  # epochs without improvement of early_stopping_monitor
     early_stopping_monitor: Literal["val_loss", "val_macro_f1"] = "val_loss"
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+    mix: MixConfig = field(default_factory=MixConfig)
+    # Validate and checkpoint an exponential moving average of the weights with this decay (e.g. 0.999).
+    ema_decay: float | None = None
     seed: int = 42
     deterministic: bool = False
     mixed_precision: bool = False  # bf16 autocast on CUDA; ignored on CPU
@@ -158,6 +168,11 @@ class TrainConfig:
             _at_least("limit", self.limit, 1)
         if self.grad_clip is not None:
             _positive("grad_clip", self.grad_clip)
+        _at_least("mix.mixup_alpha", self.mix.mixup_alpha, 0)
+        _at_least("mix.cutmix_alpha", self.mix.cutmix_alpha, 0)
+        _between("mix.prob", self.mix.prob, 0, 1)
+        if self.ema_decay is not None:
+            _between("ema_decay", self.ema_decay, 0, 1, lower_open=True, upper_open=True)
         _at_least("scheduler.patience", self.scheduler.patience, 0)
         _between("scheduler.factor", self.scheduler.factor, 0, 1, lower_open=True, upper_open=True)
         _between("scheduler.pct_start", self.scheduler.pct_start, 0, 1, lower_open=True, upper_open=True)

@@ -28,6 +28,7 @@ from ml.train.dataset import FerDataset
 from ml.train.device_data import DeviceBatches
 from ml.train.losses import build_loss
 from ml.train.optim import build_optimizer, build_schedule
+from ml.train.regularizers import BatchMixer, make_ema, mixed_loss
 from ml.transforms import FerEvalPreset, FerTrainPreset
 
 
@@ -149,6 +150,10 @@ def make_batches(config: TrainConfig, train_split, val_split, preprocessing, num
     return functools.partial(make_train_loader, train_set, config, num_classes), val_loader
 
 
+def _cpu_state(module: nn.Module) -> dict:
+    return {k: v.detach().cpu() for k, v in module.state_dict().items()}
+
+
 def _autocast(device: torch.device, enabled: bool):
     if enabled and device.type == "cuda":
         return torch.autocast("cuda", dtype=torch.bfloat16)
@@ -167,11 +172,14 @@ def train_one_epoch(
     should_stop: Callable[[], bool] | None = None,
     epoch: int = 1,
     grad_clip: float | None = None,
+    mixer: BatchMixer | None = None,
+    ema=None,
 ) -> tuple[float, float, int, bool]:
     """One pass over the training data. Returns (mean loss, accuracy, images seen, cancelled).
 
     Running sums stay on the device: reading a GPU value every step would make the CPU wait for it.
     On a GPU the loss is checked for NaN every NAN_CHECK_EVERY batches for the same reason.
+    With a mixer, accuracy is counted against each image's first label.
     """
     model.train()
     check_every = 1 if device.type == "cpu" else NAN_CHECK_EVERY
@@ -187,9 +195,12 @@ def train_one_epoch(
             return (*summary(), seen, True)
         images = images.to(device, non_blocking=True)
         labels = labels.to(device, non_blocking=True)
+        labels_b, lam = labels, 1.0
+        if mixer is not None:
+            images, labels, labels_b, lam = mixer(images, labels)
         with _autocast(device, mixed_precision):
             logits = model(images)
-            loss = criterion(logits.float(), labels)
+            loss = mixed_loss(criterion, logits.float(), labels, labels_b, lam)
         if batch_index % check_every == 0 and not torch.isfinite(loss):
             raise NonFiniteLossError(
                 f"loss became {loss.item()} at epoch {epoch}, batch {batch_index + 1}; "
@@ -200,6 +211,8 @@ def train_one_epoch(
         if grad_clip is not None:
             nn.utils.clip_grad_value_(model.parameters(), grad_clip)
         optimizer.step()
+        if ema is not None:
+            ema.update_parameters(model)
         schedule.after_batch()
         total_loss += loss.detach() * len(labels)
         correct += (logits.argmax(dim=1) == labels).sum()
@@ -284,6 +297,11 @@ def fit(
     steps_per_epoch = len(train_batches(0))
 
     criterion = build_loss(config.loss, train_labels, num_classes).to(device)
+    mixer = BatchMixer(config.mix)
+    mixer = mixer if mixer.enabled else None
+    ema = make_ema(model, config.ema_decay) if config.ema_decay else None
+    # What is validated and checkpointed: the averaged weights when there is an EMA.
+    evaluated_model = ema.module if ema is not None else model
     optimizer = build_optimizer(model, config.optimizer)
     schedule = build_schedule(optimizer, config.scheduler, config.epochs, steps_per_epoch)
 
@@ -295,7 +313,9 @@ def fit(
     start_epoch = 1
     if resume_from is not None:
         state = load_checkpoint(resume_from, map_location=device)
-        model.load_state_dict(state["state_dict"])
+        model.load_state_dict(state.get("train_state_dict", state["state_dict"]))
+        if ema is not None:
+            ema.load_state_dict(state["ema"])
         optimizer.load_state_dict(state["optimizer"])
         schedule.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["rng"]["torch"].cpu())
@@ -315,7 +335,7 @@ def fit(
     def payload(epoch: int, metrics: dict, with_training_state: bool) -> dict:
         data = {
             "model": {"name": config.model.name, "options": dict(config.model.options), "num_classes": num_classes},
-            "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+            "state_dict": _cpu_state(evaluated_model),
             "class_names": class_names,
             "preprocessing": preprocessing.to_dict(),
             "config": config.to_dict(),
@@ -325,6 +345,9 @@ def fit(
             "history": [row.to_dict() for row in history],
         }
         if with_training_state:
+            if ema is not None:
+                data["train_state_dict"] = _cpu_state(model)
+                data["ema"] = _cpu_state(ema)
             data["optimizer"] = optimizer.state_dict()
             data["scheduler"] = schedule.state_dict()
             data["rng"] = {"torch": torch.get_rng_state()}
@@ -350,7 +373,7 @@ def fit(
             train_loss, train_acc, seen, cancelled = train_one_epoch(
                 forward_model, loader, criterion, optimizer, schedule, device,
                 mixed_precision=config.mixed_precision, should_stop=should_stop, epoch=epoch,
-                grad_clip=config.grad_clip,
+                grad_clip=config.grad_clip, mixer=mixer, ema=ema,
             )
             if cancelled:
                 # Keep what the finished epochs learnt; the interrupted epoch is not counted.
@@ -358,7 +381,8 @@ def fit(
                 epoch -= 1
                 break
             train_seconds = time.perf_counter() - started
-            val_loss, y_true, y_pred = validate(forward_model, val_loader, criterion, device, config.mixed_precision)
+            val_model = evaluated_model if ema is not None else forward_model
+            val_loss, y_true, y_pred = validate(val_model, val_loader, criterion, device, config.mixed_precision)
             if not math.isfinite(val_loss):
                 raise NonFiniteLossError(f"validation loss became {val_loss} at epoch {epoch}")
             val = compute_metrics(y_true, y_pred, class_names)
