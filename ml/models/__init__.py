@@ -12,7 +12,7 @@ from ml.models.registry import (
 )
 
 # Imported for their @register_model side effect.
-from ml.models import cnn3, fer2013v1, ferlite, resnet9, transfer, vgg_style  # noqa: E402,F401  isort: skip
+from ml.models import cnn3, fer2013v1, ferlite, resnet9, resnet_fer, transfer, vgg_style  # noqa: E402,F401  isort: skip
 
 __all__ = [
     "ModelInfo",

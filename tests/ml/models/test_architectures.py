@@ -18,8 +18,11 @@ PARAMETERS = {
     # ours, width 32: stem 352, 3 strided convs 18,560 + 73,984 + 295,424, residual blocks
     # 73,984 + 295,424 + 1,180,672, head 1,799
     "ferlite": 1_940_199,
+    # ours: CIFAR-style ResNet-18 (11,173,962 with a 3-channel stem and 10 classes), less 1,152 for the
+    # 1-channel stem and 1,539 for the 7-class head
+    "resnet18_fer": 11_171_271,
 }
-FROM_SCRATCH = ["fer2013v1", "vgg_style", "cnn3", "resnet9", "ferlite"]
+FROM_SCRATCH = ["fer2013v1", "vgg_style", "cnn3", "resnet9", "ferlite", "resnet18_fer"]
 
 no_pretrained_warning = pytest.mark.filterwarnings("ignore:.*random weights:UserWarning")
 
