@@ -90,6 +90,14 @@ class MixConfig:
 
 
 @dataclass
+class DistillConfig:
+    # A trained checkpoint whose soft predictions the model learns from, besides the labels.
+    teacher_checkpoint: str | None = None
+    alpha: float = 0.5  # weight of the teacher's term; 1 - alpha goes to the labels
+    temperature: float = 4.0
+
+
+@dataclass
 class TrainConfig:
     name: str = "unnamed"
     description: str = ""
@@ -108,6 +116,7 @@ class TrainConfig:
     mix: MixConfig = field(default_factory=MixConfig)
     # Validate and checkpoint an exponential moving average of the weights with this decay (e.g. 0.999).
     ema_decay: float | None = None
+    distill: DistillConfig = field(default_factory=DistillConfig)
     seed: int = 42
     deterministic: bool = False
     mixed_precision: bool = False  # bf16 autocast on CUDA; ignored on CPU
@@ -171,6 +180,8 @@ class TrainConfig:
         _at_least("mix.mixup_alpha", self.mix.mixup_alpha, 0)
         _at_least("mix.cutmix_alpha", self.mix.cutmix_alpha, 0)
         _between("mix.prob", self.mix.prob, 0, 1)
+        _between("distill.alpha", self.distill.alpha, 0, 1)
+        _positive("distill.temperature", self.distill.temperature)
         if self.ema_decay is not None:
             _between("ema_decay", self.ema_decay, 0, 1, lower_open=True, upper_open=True)
         _at_least("scheduler.patience", self.scheduler.patience, 0)

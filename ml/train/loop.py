@@ -28,6 +28,7 @@ from ml.train.dataset import FerDataset
 from ml.train.device_data import DeviceBatches
 from ml.train.losses import build_loss
 from ml.train.optim import build_optimizer, build_schedule
+from ml.train.distill import make_distiller
 from ml.train.regularizers import BatchMixer, make_ema, mixed_loss
 from ml.transforms import FerEvalPreset, FerTrainPreset
 
@@ -174,6 +175,7 @@ def train_one_epoch(
     grad_clip: float | None = None,
     mixer: BatchMixer | None = None,
     ema=None,
+    distiller=None,
 ) -> tuple[float, float, int, bool]:
     """One pass over the training data. Returns (mean loss, accuracy, images seen, cancelled).
 
@@ -201,6 +203,8 @@ def train_one_epoch(
         with _autocast(device, mixed_precision):
             logits = model(images)
             loss = mixed_loss(criterion, logits.float(), labels, labels_b, lam)
+            if distiller is not None:
+                loss = distiller.loss(images, logits.float(), loss)
         if batch_index % check_every == 0 and not torch.isfinite(loss):
             raise NonFiniteLossError(
                 f"loss became {loss.item()} at epoch {epoch}, batch {batch_index + 1}; "
@@ -300,6 +304,7 @@ def fit(
     mixer = BatchMixer(config.mix)
     mixer = mixer if mixer.enabled else None
     ema = make_ema(model, config.ema_decay) if config.ema_decay else None
+    distiller = make_distiller(config.distill, preprocessing, class_names, device)
     # What is validated and checkpointed: the averaged weights when there is an EMA.
     evaluated_model = ema.module if ema is not None else model
     optimizer = build_optimizer(model, config.optimizer)
@@ -373,7 +378,7 @@ def fit(
             train_loss, train_acc, seen, cancelled = train_one_epoch(
                 forward_model, loader, criterion, optimizer, schedule, device,
                 mixed_precision=config.mixed_precision, should_stop=should_stop, epoch=epoch,
-                grad_clip=config.grad_clip, mixer=mixer, ema=ema,
+                grad_clip=config.grad_clip, mixer=mixer, ema=ema, distiller=distiller,
             )
             if cancelled:
                 # Keep what the finished epochs learnt; the interrupted epoch is not counted.

@@ -1,0 +1,47 @@
+"""Distillation: a student trains against a teacher checkpoint's soft predictions."""
+import pytest
+import torch
+
+from ml.models import Preprocessing, create_model
+from ml.train import ConfigError, TrainConfig, fit, save_checkpoint
+from ml.train.config import DistillConfig
+from ml.train.distill import Distiller
+
+
+def teacher_checkpoint(path, class_names, preprocessing=None):
+    teacher = create_model("ferlite", num_classes=len(class_names), width=8)
+    return save_checkpoint({
+        "model": {"name": "ferlite", "options": {"width": 8}, "num_classes": len(class_names)},
+        "state_dict": teacher.state_dict(),
+        "class_names": list(class_names),
+        "preprocessing": (preprocessing or teacher.preprocessing).to_dict(),
+        "config": {}, "metrics": {}, "epoch": 1, "data_checksum": "synthetic",
+    }, path)
+
+
+def test_a_student_that_agrees_with_its_teacher_pays_only_the_label_term(tmp_path, synthetic_store):
+    path = teacher_checkpoint(tmp_path / "teacher.pt", synthetic_store.class_names)
+    distiller = Distiller(DistillConfig(str(path), alpha=0.25), Preprocessing(48), synthetic_store.class_names, "cpu")
+    images = torch.randn(4, 1, 48, 48)
+    same_logits = distiller.teacher(images)
+    hard = torch.tensor(2.0)
+    assert distiller.loss(images, same_logits, hard).item() == pytest.approx(0.75 * 2.0, abs=1e-5)
+    confident_elsewhere = torch.tensor([[20.0, -20, 0, 0, 0, 0, 0]]).repeat(4, 1)  # the teacher is near uniform
+    assert distiller.loss(images, confident_elsewhere, hard).item() > 1.5 + 1.0
+
+
+def test_a_teacher_expecting_other_input_is_refused(tmp_path, synthetic_store):
+    path = teacher_checkpoint(tmp_path / "teacher.pt", synthetic_store.class_names, Preprocessing(64, (0.0,), (1.0,)))
+    with pytest.raises(ConfigError) as error:
+        Distiller(DistillConfig(str(path)), Preprocessing(48), synthetic_store.class_names, "cpu")
+    assert error.value.key == "distill.teacher_checkpoint"
+
+
+def test_fit_trains_a_student_from_a_teacher(tmp_path, synthetic_store):
+    path = teacher_checkpoint(tmp_path / "teacher.pt", synthetic_store.class_names)
+    config = TrainConfig.from_dict({
+        "model": {"name": "ferlite", "options": {"width": 8}}, "epochs": 1, "batch_size": 8, "num_workers": 0,
+        "device": "cpu", "distill": {"teacher_checkpoint": str(path), "alpha": 0.7, "temperature": 2.0},
+    })
+    result = fit(config, synthetic_store, tmp_path / "student", log=lambda line: None)
+    assert result.stop_reason == "completed" and result.best_checkpoint.exists()
