@@ -1,0 +1,193 @@
+"""Prediction speed on this CPU: per face, per batch, and for a whole upload, against baselines in the same run.
+
+Baselines, measured in the same process with the same threads so machine load affects all alike:
+- the seed model cnn3 with random weights at its 48x48 input (weights do not change the speed), for
+  the relative cost of the deployed model per face;
+- the 'classify the whole image' upload path, which skips face detection, for what detection costs.
+
+    python bench/predict_speed.py                                  # a fresh ferlite (width 16), astronaut photo
+    python bench/predict_speed.py --checkpoint runs/x/best.pt --threads 2 --image photo.jpg --json out.json
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+# Run as a script from a checkout: the repository root holds the `ml` package.
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from ml.classes import FER_CLASSES  # noqa: E402
+from ml.inference import EmotionPredictor, detect_faces, draw_boxes, image_to_gray_array, load_image  # noqa: E402
+from ml.models import count_parameters, create_model  # noqa: E402
+
+BATCH = 64
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", help="the model to time (default: a freshly initialised ferlite, width 16)")
+    parser.add_argument("--threads", type=int, default=2, help="torch's and OpenCV's threads (default 2)")
+    parser.add_argument("--image", default="astronaut", help="a photo file, or 'astronaut' (scikit-image's)")
+    parser.add_argument("--face-runs", type=int, default=200, help="timed batch-1 predictions per model")
+    parser.add_argument("--batch-runs", type=int, default=20, help="timed batches of 64 per model")
+    parser.add_argument("--photo-runs", type=int, default=20, help="timed uploads per path")
+    parser.add_argument("--json", help="also write the results here")
+    return parser.parse_args(argv)
+
+
+def deployed_predictor(checkpoint: str | None) -> tuple[EmotionPredictor, str]:
+    if checkpoint:
+        return EmotionPredictor.from_checkpoint(checkpoint), f"checkpoint {checkpoint}"
+    return random_predictor("ferlite", width=16), "no checkpoint given: a freshly initialised ferlite (width 16)"
+
+
+def random_predictor(name: str, **options) -> EmotionPredictor:
+    model = create_model(name, num_classes=len(FER_CLASSES), **options)
+    return EmotionPredictor(model, FER_CLASSES, model.preprocessing, model_name=name)
+
+
+def photo_bytes(image: str) -> bytes:
+    if image != "astronaut":
+        return Path(image).read_bytes()
+    import skimage.data
+    from PIL import Image
+
+    buffer = io.BytesIO()  # saved as a phone would send it: a JPEG, not raw pixels
+    Image.fromarray(skimage.data.astronaut()).save(buffer, format="JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def seconds_per_call(calls: dict, runs: int, warmup: int = 3) -> dict[str, np.ndarray]:
+    """Times of each call, taken in turn within one loop: a load spike on this shared CPU hits all alike."""
+    for _ in range(warmup):
+        for fn in calls.values():
+            fn()
+    times = {name: [] for name in calls}
+    for _ in range(runs):
+        for name, fn in calls.items():
+            started = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - started)
+    return {name: np.array(t) for name, t in times.items()}
+
+
+def upload(predictor: EmotionPredictor, data: bytes, whole_image: bool) -> int:
+    """What the web app does per upload: decode, find and crop faces, classify, draw the result."""
+    image = load_image(data)
+    analysis = predictor.analyse(image, whole_image=whole_image)
+    draw_boxes(image, analysis.faces)
+    return len(analysis.faces)
+
+
+def row(measurement: str, model: str, times: np.ndarray, faces_per_call: int = 1, **extra) -> dict:
+    median = float(np.median(times))
+    return {
+        "measurement": measurement,
+        "model": model,
+        "median_ms": round(median * 1000, 2),
+        "p90_ms": round(float(np.percentile(times, 90)) * 1000, 2),
+        "faces_per_s": round(faces_per_call / median, 1) if faces_per_call else None,
+        "runs": len(times),
+        **extra,
+    }
+
+
+def model_rows(predictors: dict[str, EmotionPredictor], args) -> list[dict]:
+    faces = np.random.default_rng(0).integers(0, 256, size=(BATCH, 48, 48), dtype=np.uint8)
+    single = {name: lambda p=p: p.predict_faces(faces[:1]) for name, p in predictors.items()}
+    batched = {name: lambda p=p: p.predict_faces(faces) for name, p in predictors.items()}
+    one = seconds_per_call(single, args.face_runs, warmup=10)
+    batch = seconds_per_call(batched, args.batch_runs)
+    return [row("one face (batch 1)", name, t) for name, t in one.items()] + [
+        row(f"batch of {BATCH} faces", name, t, BATCH) for name, t in batch.items()
+    ]
+
+
+def upload_rows(label: str, predictor: EmotionPredictor, data: bytes, args) -> list[dict]:
+    gray = image_to_gray_array(load_image(data))
+    paths = {"upload, faces detected": False, "upload, whole image only (baseline)": True}
+    found = {name: upload(predictor, data, whole) for name, whole in paths.items()}
+    calls = {name: lambda whole=whole: upload(predictor, data, whole) for name, whole in paths.items()}
+    calls["of which: face detection alone"] = lambda: detect_faces(gray)
+    times = seconds_per_call(calls, args.photo_runs)
+    rows = [row(name, label, times[name], found[name], faces_found=found[name]) for name in paths]
+    rows.append(row("of which: face detection alone", "Haar cascade", times["of which: face detection alone"], 0))
+    return rows
+
+
+def environment(args, predictor: EmotionPredictor, source: str, data: bytes) -> dict:
+    image = load_image(data)
+    return {
+        "cpu": cpu_name(),
+        "cores": os.cpu_count(),
+        "load_average": round(os.getloadavg()[0], 2),  # a shared CPU: other work slows every row alike
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "model": predictor.model_name,
+        "model_source": source,
+        "parameters": count_parameters(predictor.model),
+        "input_size": predictor.preprocessing.input_size,
+        "photo": f"{args.image} ({image.width}x{image.height}, {len(data) / 1024:.0f} KB)",
+    }
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def markdown(results: dict) -> str:
+    env = results["environment"]
+    lines = [
+        f"CPU: {env['cpu']} ({env['cores']} cores, load average {env['load_average']});"
+        f" torch {env['torch']}, {env['threads']} threads",
+        f"Model: {env['model']} ({env['parameters']:,} parameters, input {env['input_size']}x{env['input_size']}),"
+        f" {env['model_source']}; photo: {env['photo']}",
+        "Baselines: cnn3 (seed model, random weights, 48x48) per face; the whole-image upload path, which skips"
+        " face detection. Calls being compared are timed in turn within one loop.",
+        "",
+        "| measurement | model | median ms | p90 ms | faces/s | runs |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for r in results["rows"]:
+        faces_per_s = "–" if r["faces_per_s"] is None else r["faces_per_s"]
+        cells = [r["measurement"], r["model"], r["median_ms"], r["p90_ms"], faces_per_s, r["runs"]]
+        lines.append("| " + " | ".join(str(cell) for cell in cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    cv2.setNumThreads(args.threads)  # face detection runs in OpenCV's own thread pool
+    predictor, source = deployed_predictor(args.checkpoint)
+    baseline = random_predictor("cnn3")
+    data = photo_bytes(args.image)
+    deployed_label = f"{predictor.model_name} (deployed)"
+    rows = model_rows({deployed_label: predictor, "cnn3, random weights (baseline)": baseline}, args)
+    rows += upload_rows(deployed_label, predictor, data, args)
+    results = {"environment": environment(args, predictor, source, data), "rows": rows}
+    print(markdown(results))
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+"""The deployed model applied to uploads: faces found, cropped and classified in one batch.
+
+Threads are the caller's choice: a worker process calls `torch.set_num_threads(n)` (the model) and
+`cv2.setNumThreads(n)` (face detection) once at start-up; nothing here changes them. On a small shared
+CPU n=1 is the safe choice: on our busy 2-core machine, bench/predict_speed.py measured a p90 of 3 ms
+per face with 1 thread and 177 ms with 2 (threads wait for each other when another process holds a core).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.nn as nn
+from PIL import Image
+
+from ml.inference.faces import FACE_SIZE, Box, crop_face, detect_faces, is_face_crop
+from ml.inference.images import image_to_gray_array
+from ml.models import Preprocessing
+from ml.train.checkpoint import load_model
+from ml.transforms import FerEvalPreset
+
+FACE_MARGIN = 0.2  # FER2013's crops show some forehead and chin around the detector's box
+BATCH_SIZE = 64
+
+
+@dataclass(frozen=True, eq=False)  # eq=False: the crop is an array, and arrays do not compare to a bool
+class FacePrediction:
+    box: Box
+    label: str
+    probabilities: dict[str, float]  # class name -> probability, in the model's class order
+    crop: np.ndarray = field(repr=False)  # (48, 48) uint8, what the model saw before its resize/normalise
+
+
+@dataclass(frozen=True)
+class Analysis:
+    faces: list[FacePrediction]
+    whole_image: bool  # classified whole (a face crop, or asked to) rather than through face detection
+    width: int
+    height: int
+
+
+class EmotionPredictor:
+    def __init__(
+        self,
+        model: nn.Module,
+        class_names: Sequence[str],
+        preprocessing: Preprocessing,
+        *,
+        model_name: str = "",
+        device: str | torch.device = "cpu",
+    ):
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+        self.class_names = list(class_names)
+        self.preprocessing = preprocessing
+        self.model_name = model_name
+        self._transform = FerEvalPreset(preprocessing)
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, device: str | torch.device = "cpu") -> "EmotionPredictor":
+        model, checkpoint = load_model(path, map_location=device)
+        return cls(
+            model, checkpoint["class_names"], model.preprocessing, model_name=checkpoint["model"]["name"], device=device
+        )
+
+    @torch.inference_mode()
+    def predict_faces(self, faces_48: np.ndarray) -> np.ndarray:
+        """(N, K) float32 probabilities for (N, 48, 48) uint8 faces, in `class_names` order."""
+        faces_48 = np.asarray(faces_48)
+        if faces_48.ndim != 3 or faces_48.shape[1:] != (FACE_SIZE, FACE_SIZE) or faces_48.dtype != np.uint8:
+            raise ValueError(f"predict_faces needs (N, 48, 48) uint8 faces, got {faces_48.shape} {faces_48.dtype}")
+        outputs = [np.zeros((0, len(self.class_names)), dtype=np.float32)]
+        for start in range(0, len(faces_48), BATCH_SIZE):
+            # The preset takes a whole (N, 1, 48, 48) batch: one resize and normalise instead of N.
+            batch = torch.from_numpy(faces_48[start : start + BATCH_SIZE]).unsqueeze(1)
+            inputs = self._transform(batch).to(self.device)
+            outputs.append(self.model(inputs).float().softmax(dim=1).cpu().numpy())
+        return np.concatenate(outputs)
+
+    def analyse(self, image: Image.Image, *, whole_image: bool = False) -> Analysis:
+        """Every face in `image`, or the image itself when it is a face crop or `whole_image` is asked for.
+
+        No face found (and `whole_image` not asked for) gives an empty `faces`: the caller decides
+        whether to try again with `whole_image=True`.
+        """
+        gray = image_to_gray_array(image)
+        height, width = gray.shape
+        whole = whole_image or is_face_crop(width, height)
+        boxes = [Box(0, 0, width, height)] if whole else detect_faces(gray)
+        margin = 0.0 if whole else FACE_MARGIN
+        crops = np.zeros((len(boxes), FACE_SIZE, FACE_SIZE), dtype=np.uint8)
+        for i, box in enumerate(boxes):
+            crops[i] = crop_face(gray, box, margin)
+        probabilities = self.predict_faces(crops)
+        faces = [self._face_prediction(box, crop, row) for box, crop, row in zip(boxes, crops, probabilities)]
+        return Analysis(faces=faces, whole_image=whole, width=width, height=height)
+
+    def _face_prediction(self, box: Box, crop: np.ndarray, probabilities: np.ndarray) -> FacePrediction:
+        return FacePrediction(
+            box=box,
+            label=self.class_names[int(probabilities.argmax())],
+            probabilities={name: round(float(p), 4) for name, p in zip(self.class_names, probabilities)},
+            crop=crop,
+        )
