@@ -54,6 +54,18 @@ def run_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_card(args: argparse.Namespace) -> int:
+    from ml.model_card import build_model_card
+
+    card = build_model_card(args.checkpoint, _load_store(args.data), command=args.made_with or "")
+    if args.out:
+        Path(args.out).write_text(card)
+        print(f"wrote {args.out}")
+    else:
+        print(card)
+    return 0
+
+
 def run_models(args: argparse.Namespace) -> int:
     from ml.models import count_parameters, create_model, get_model_info, list_models
 
@@ -92,6 +104,13 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--device", default="auto")
     evaluate.add_argument("--json", action="store_true")
     evaluate.set_defaults(handler=run_evaluate)
+
+    card = commands.add_parser("card", help="a Markdown model card: config, data checksum, test scores")
+    card.add_argument("--checkpoint", required=True)
+    card.add_argument("--data", required=True)
+    card.add_argument("--out", help="write the card here instead of printing it")
+    card.add_argument("--made-with", help="the training command, to record on the card")
+    card.set_defaults(handler=run_card)
 
     models = commands.add_parser("models", help="list the registered architectures")
     models.set_defaults(handler=run_models)

@@ -64,3 +64,21 @@ def test_models_lists_every_registered_architecture():
     assert result.returncode == 0, result.stderr
     for name in ("fer2013v1", "vgg16_transfer", "vgg_style", "resnet18_transfer", "cnn3", "resnet9"):
         assert name in result.stdout
+
+
+def test_a_model_card_records_the_recipe_checksum_and_both_test_scores(imported_store, tmp_path):
+    run_dir = tmp_path / "run"
+    trained = run_ml("train", "--config", ROOT / "configs/ferlite_cpu.yaml", "--data", imported_store,
+                     "--out", run_dir, "--epochs", 1, "--device", "cpu")
+    assert trained.returncode == 0, trained.stderr
+    card_path = tmp_path / "MODEL_CARD.md"
+    made = run_ml("card", "--checkpoint", run_dir / "best.pt", "--data", imported_store, "--out", card_path,
+                  "--made-with", "python -m ml train --config configs/ferlite_cpu.yaml")
+    assert made.returncode == 0, made.stderr
+    card = card_path.read_text()
+    assert "`ferlite`" in card and "ferlite_cpu" in card
+    assert "| public_test | 28 |" in card and "| private_test | 28 |" in card
+    assert "python -m ml train --config configs/ferlite_cpu.yaml" in card
+    private_test = json.loads(run_ml("evaluate", "--checkpoint", run_dir / "best.pt", "--data", imported_store,
+                                 "--json").stdout)
+    assert f"{private_test['accuracy']:.4f}" in card
