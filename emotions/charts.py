@@ -181,3 +181,16 @@ def class_counts(counts: dict[str, dict[str, int]], class_names: Sequence[str]) 
         for split, per_class in counts.items()
     ]
     return _figure("Images per class and split", traces, barmode="group", yaxis_title="images")
+
+
+# Upload results -------------------------------------------------------------------------------------
+def emotion_probabilities(probabilities: dict[str, float], title: str = "Probabilities") -> go.Figure:
+    """One face's probability for each class, in the model's class order; the predicted one stands out."""
+    names = list(probabilities)
+    values = [probabilities[name] for name in names]
+    best = max(range(len(values)), key=values.__getitem__) if values else None
+    colours = ["#1a6fb0" if i == best else "#9db8d3" for i in range(len(values))]
+    trace = go.Bar(x=names, y=values, marker_color=colours, text=[f"{v:.0%}" for v in values], textposition="outside",
+                   hovertemplate="%{x}: %{y:.1%}<extra></extra>")
+    return _figure(title, [trace], height=260, showlegend=False, yaxis=dict(range=[0, 1.1], tickformat=".0%"),
+                   margin=dict(l=8, r=8, t=40, b=8))

@@ -8,12 +8,13 @@ from celery import shared_task
 from celery.signals import worker_ready
 from django.db import OperationalError
 
-from emotions import services, training
+from emotions import services, training, uploads
 
 logger = logging.getLogger(__name__)
 
 
-# Queues are set in settings.CELERY_TASK_ROUTES: train_run -> training, sweep_runs -> inference.
+# Queues are set in settings.CELERY_TASK_ROUTES: train_run -> training; sweep_runs, predict_upload and
+# purge_old_uploads -> inference.
 #
 # acks_late: a run whose worker dies is redelivered, and the redelivery finds the run claimed (or
 # failed by the sweep) and does nothing; no auto-retry, since a run that raised is recorded as failed.
@@ -29,6 +30,18 @@ def train_run(run_id: int) -> None:
 )
 def sweep_runs() -> dict[str, int]:
     return services.sweep_runs()
+
+
+# The upload is claimed with a conditional update, so a redelivery, or the web process having
+# predicted it already (no worker answered in time), makes this a no-op.
+@shared_task(name="emotions.predict_upload", acks_late=True, ignore_result=True)
+def predict_upload(upload_id: str) -> None:
+    uploads.predict(upload_id, "worker")
+
+
+@shared_task(name="emotions.purge_old_uploads", acks_late=True, ignore_result=True)
+def purge_old_uploads() -> int:
+    return uploads.purge_old_uploads()
 
 
 @worker_ready.connect

@@ -1,11 +1,22 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
-from emotions.views import datasets, downloads, experiments, runs
+from emotions.views import api, datasets, downloads, experiments, runs, uploads
 
 app_name = "emotions"
 
 urlpatterns = [
+    path("upload/", uploads.upload_page, name="upload"),
+    path("uploads/<uuid:pk>/", uploads.upload_detail, name="upload_detail"),
+    path("uploads/<uuid:pk>/status.json", uploads.upload_status, name="upload_status"),
+    path("uploads/<uuid:pk>/original", uploads.upload_image, name="upload_image"),
+    path("uploads/<uuid:pk>/annotated.jpg", uploads.upload_annotated, name="upload_annotated"),
+    path("uploads/<uuid:pk>/faces/<int:index>.png", uploads.upload_face, name="upload_face"),
+    path("uploads/<uuid:pk>/whole-image/", uploads.upload_whole_image, name="upload_whole_image"),
+    path("uploads/<uuid:pk>/delete/", uploads.upload_delete, name="upload_delete"),
+    path("history/", uploads.history, name="history"),
+    path("api/predictions/", api.predictions, name="api_predictions"),
+    path("api/predictions/<uuid:pk>/", api.prediction, name="api_prediction"),
     path("experiments/", experiments.leaderboard, name="experiments"),
     path("compare/", experiments.compare, name="compare"),
     path("runs/<int:pk>/", runs.run_detail, name="run"),

@@ -157,6 +157,8 @@ CELERY_TASK_DEFAULT_QUEUE = "inference"
 CELERY_TASK_ROUTES = {
     "emotions.train_run": {"queue": "training"},  # GPU hosts: --pool=solo, one per GPU
     "emotions.sweep_runs": {"queue": "inference"},  # CPU, prefork; never busy with a long run
+    "emotions.predict_upload": {"queue": "inference"},
+    "emotions.purge_old_uploads": {"queue": "inference"},
 }
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1  # a training worker must not hold runs another GPU host could take
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -182,6 +184,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": SWEEP_INTERVAL_SECONDS,
         "options": {"expires": SWEEP_INTERVAL_SECONDS},  # no pile-up while workers are down
     },
+    "purge-old-uploads": {
+        "task": "emotions.purge_old_uploads",
+        "schedule": 3600,
+        "options": {"expires": 3600},
+    },
 }
 
 # Where presets are read from, and the archive `import_fer2013` reads when given no source.
@@ -199,3 +206,21 @@ LOGGING = {
 
 # Experiment dashboards: logged-in users only, unless DASHBOARDS_PUBLIC=1 opens them to every visitor.
 DASHBOARDS_PUBLIC = env_bool("DASHBOARDS_PUBLIC", False)
+
+# Uploads: photos people send for prediction (the page and POST /api/predictions/). Kept private under
+# MEDIA_ROOT/uploads/ and purged UPLOAD_RETENTION_DAYS after upload (hourly, by beat).
+UPLOAD_MAX_FILES = env_int("UPLOAD_MAX_FILES", 10)
+UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 10 * 1024 * 1024)
+UPLOAD_MAX_PIXELS = env_int("UPLOAD_MAX_PIXELS", 40_000_000)
+UPLOAD_RETENTION_DAYS = env_float("UPLOAD_RETENTION_DAYS", 30)
+# The deployed run's checkpoint serves predictions; without one, the weights shipped with the code.
+SHIPPED_MODEL_PATH = env_path("SHIPPED_MODEL_PATH", BASE_DIR / "ml" / "weights" / "default.pt")
+# An upload no `inference` worker has claimed after this long is predicted by the web process itself,
+# so an install without workers still answers. INFERENCE_WAIT_SECONDS bounds `?wait=1` on the API.
+INFERENCE_WORKER_TIMEOUT_SECONDS = env_float("INFERENCE_WORKER_TIMEOUT_SECONDS", 3)
+INFERENCE_WAIT_SECONDS = env_float("INFERENCE_WAIT_SECONDS", 60)
+# An upload claimed longer ago than this lost its worker (killed mid-prediction): the web process redoes it.
+INFERENCE_STALE_SECONDS = env_float("INFERENCE_STALE_SECONDS", 120)
+INFERENCE_THREADS = env_int("INFERENCE_THREADS", 2)
+# Django's own cap on files per request answers a bare 400; ours, below it, says why.
+DATA_UPLOAD_MAX_NUMBER_FILES = UPLOAD_MAX_FILES + 10

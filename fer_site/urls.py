@@ -4,6 +4,6 @@ from django.views.generic import RedirectView
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("", RedirectView.as_view(pattern_name="emotions:experiments", permanent=False)),
+    path("", RedirectView.as_view(pattern_name="emotions:upload", permanent=False)),
     path("", include("emotions.urls")),
 ]

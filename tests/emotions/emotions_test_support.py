@@ -135,6 +135,16 @@ class Stack:
         assert worker.running, worker.log_text()
         return worker
 
+    def start_inference_worker(self, name: str = "inference@test", concurrency: int = 1) -> stack.Child:
+        """A prefork worker on the `inference` queue only, started as `manage.py runstack` starts one."""
+        log = self.directory / f"{name.replace('@', '-')}-{len(self.children)}.log"
+        worker = stack.Child(name, stack.celery_command(*stack.inference_worker_args(concurrency, name=name)), self.env,
+                             log_path=log).start()
+        self.children.append(worker)
+        wait_for(lambda: " ready." in worker.log_text() or not worker.running, 90, f"worker {name} to start")
+        assert worker.running, worker.log_text()
+        return worker
+
     def start_beat(self) -> stack.Child:
         command = stack.celery_command("beat", "-l", "INFO", "-s", str(self.directory / "beat-schedule"))
         beat = stack.Child("beat", command, self.env, log_path=self.directory / "beat.log").start()

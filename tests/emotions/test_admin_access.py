@@ -60,6 +60,6 @@ def test_staff_see_every_page(staff_client, experiment):
         assert staff_client.get(url).status_code == 200, url
 
 
-def test_the_home_page_leads_to_the_experiments(client):
+def test_the_home_page_leads_to_the_upload_page(client):
     response = client.get("/")
-    assert response.status_code == 302 and response["Location"] == "/experiments/"
+    assert response.status_code == 302 and response["Location"] == "/upload/"

@@ -1,0 +1,65 @@
+"""The JSON API: POST /api/predictions/ (multipart field `image`, `?wait=1` to wait for the result,
+`?whole_image=1` to classify the photo as one face) and GET /api/predictions/<id>/. A POST answers 201
+with the result, or 202 while it is still pending or processing (then GET its Location). Errors are JSON too: {"error": "..."} with 400, 404, 405, 413 or 503.
+
+Clients without a session or account own nothing but the id: it is a random UUID, and whoever holds it
+may fetch the prediction. An upload made from a logged-in or session-holding browser stays theirs.
+"""
+from django.http import JsonResponse
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+
+from emotions import uploads
+from emotions.models import Upload
+from emotions.views.uploads import session_owner
+
+TRUE = ("1", "true", "yes", "on")
+
+
+def _error(message: str, status: int) -> JsonResponse:
+    return JsonResponse({"error": message}, status=status)
+
+
+def _result(upload: Upload, status: int = 200) -> JsonResponse:
+    return JsonResponse(upload.to_dict(), status=status)
+
+
+# csrf_exempt: programs post here without a CSRF cookie. A browser session cannot be ridden to do harm:
+# the API only creates uploads (owned by that session, as the page would) and reads ones it may see.
+@csrf_exempt
+@never_cache
+def predictions(request):
+    if request.method != "POST":
+        return _error("Use POST with a multipart field named 'image'.", 405)
+    files = request.FILES.getlist("image")
+    if not files:
+        return _error("Send the photo as a multipart field named 'image'.", 400)
+    if len(files) > 1:
+        return _error(f"{len(files)} images sent; send one image per request.", 400)
+    try:
+        uploads.model_in_use()
+        checked = uploads.check_files(files)
+    except uploads.NoModelAvailable as error:
+        return _error(str(error), 503)
+    except uploads.UploadRefused as error:
+        return _error(str(error), error.status)
+    whole_image = request.GET.get("whole_image", request.POST.get("whole_image", "")).lower() in TRUE
+    created = uploads.create_uploads(checked, user=request.user, session_owner=session_owner(request) or "",
+                                     whole_image=whole_image)
+    upload = created[0]  # one: checked above
+    if request.GET.get("wait", "").lower() in TRUE:
+        upload = uploads.wait_for_result(upload)
+    response = _result(upload, status=201 if upload.is_finished else 202)  # 202: poll the Location
+    response["Location"] = reverse("emotions:api_prediction", args=[upload.pk])
+    return response
+
+
+@never_cache
+def prediction(request, pk):
+    if request.method != "GET":
+        return _error("Use GET.", 405)
+    upload = Upload.objects.filter(pk=pk).first()
+    if upload is None or not upload.is_visible_to(request.user, session_owner(request)):
+        return _error("No such prediction.", 404)
+    return _result(uploads.settle(upload))

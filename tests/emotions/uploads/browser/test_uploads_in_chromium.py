@@ -1,0 +1,87 @@
+"""The upload page in a real headless Chromium (Debian's `chromium`, driven by Playwright): files chosen
+or dropped, the result page polling while no worker answers, then the boxed photo and the charts.
+
+(The `browser` fixture is a copy of the dashboards' one, tests/emotions/dashboards/browser/conftest.py.)"""
+from __future__ import annotations
+
+import base64
+import os
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from emotions.models import Upload
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+SCREENSHOTS = Path(settings.BASE_DIR) / "test-output" / "browser"
+
+
+@pytest.fixture(scope="module")
+def browser(django_db_setup):
+    if not CHROMIUM.exists():
+        message = f"needs Chromium at {CHROMIUM} (Debian: apt-get install chromium; `make test` installs it)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # see the dashboards' browser conftest
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                             args=["--no-sandbox", "--disable-gpu", "--no-first-run"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+    page.base_url = live_server.url
+    yield page
+    context.close()
+    assert errors == [], "JavaScript errors on the page"
+
+
+def test_a_chosen_photo_shows_processing_then_its_face_and_chart(page, astronaut_jpeg, settings):
+    settings.INFERENCE_WORKER_TIMEOUT_SECONDS = 2  # no worker: the web process steps in after 2 s
+    page.goto(page.base_url + "/upload/")
+    page.set_input_files('input[type="file"]', files=[
+        {"name": "astronaut.jpg", "mimeType": "image/jpeg", "buffer": astronaut_jpeg},
+    ])
+    assert page.inner_text("[data-chosen]") == "astronaut.jpg"
+    page.click("button[type=submit]")
+    page.wait_for_selector("text=Processing")
+
+    page.wait_for_selector("text=1 face found")  # the page reloaded itself once the status said done
+    page.wait_for_selector("#face-1 .main-svg")  # plotly drew the probabilities
+    assert page.evaluate("document.querySelector('img.annotated').naturalWidth") == 512
+    assert Upload.objects.get().predicted_by == "web"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "upload-result.png"), full_page=True)
+
+
+def test_photos_dropped_on_the_page_are_uploaded(page, astronaut_jpeg, coffee_jpeg):
+    page.goto(page.base_url + "/upload/")
+    # A drop as the browser makes it: a DataTransfer holding the files, dispatched on the drop zone.
+    page.evaluate("""([astronaut, coffee]) => {
+        const transfer = new DataTransfer();
+        const file = (name, b64) => new File([Uint8Array.from(atob(b64), c => c.charCodeAt(0))], name, {type: "image/jpeg"});
+        transfer.items.add(file("astronaut.jpg", astronaut));
+        transfer.items.add(file("coffee.jpg", coffee));
+        document.querySelector("[data-drop-zone]").dispatchEvent(new DragEvent("drop", {dataTransfer: transfer, bubbles: true, cancelable: true}));
+    }""", [base64.b64encode(astronaut_jpeg).decode(), base64.b64encode(coffee_jpeg).decode()])
+    assert page.inner_text("[data-chosen]") == "astronaut.jpg, coffee.jpg"
+    page.click("button[type=submit]")
+    page.wait_for_url("**/history/")
+    page.wait_for_selector("text=no face found")
+    assert sorted(Upload.objects.values_list("original_name", flat=True)) == ["astronaut.jpg", "coffee.jpg"]
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "upload-history.png"), full_page=True)
