@@ -3,6 +3,9 @@ real Celery workers (processes on 127.0.0.1, random free ports) sharing a file S
 MEDIA_ROOT with the test process."""
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import Permission
@@ -98,3 +101,32 @@ def worker_stack(django_db_setup, redis_server, tmp_path_factory):
 @pytest.fixture
 def media_shared_with_workers(settings, _media_in_tmp, worker_stack):
     settings.MEDIA_ROOT = worker_stack.media
+
+
+# A real browser ------------------------------------------------------------------------------------
+CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser(django_db_setup):
+    """Debian's headless Chromium, driven by Playwright (which cannot download a browser here)."""
+    if not CHROMIUM.exists():
+        message = f"needs Chromium at {CHROMIUM} (Debian: apt-get install chromium; `make test` installs it)"
+        if os.environ.get("CI"):  # CI must run the browser tests, never pass by skipping them
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    # While Playwright runs, its sync API keeps an asyncio loop in this thread, and Django refuses database
+    # calls made here (SynchronousOnlyOperation) though no coroutine is involved: the tests write rows
+    # between page actions. So the check is off while a browser is open, the browser is open for one
+    # module only, and it opens after the test database is made.
+    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

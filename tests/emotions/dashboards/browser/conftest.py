@@ -2,40 +2,14 @@
 pytest-django's live_server serves on 127.0.0.1. Screenshots go to test-output/browser/."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 
-CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync",
-]
 SCREENSHOTS = Path(settings.BASE_DIR) / "test-output" / "browser"
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
-
-
-@pytest.fixture(scope="module")
-def browser(django_db_setup):
-    if not CHROMIUM.exists():
-        message = f"needs Chromium at {CHROMIUM} (Debian: apt-get install chromium; `make test` installs it)"
-        if os.environ.get("CI"):  # CI must run the browser tests, never pass by skipping them
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    # While Playwright runs, its sync API keeps an asyncio loop in this thread, and Django refuses database
-    # calls made here (SynchronousOnlyOperation) though no coroutine is involved: the tests write rows
-    # between page actions. So the check is off while a browser is open, the browser is open for this
-    # module only, and it opens after the test database is made.
-    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 class BrowserPage:

@@ -1,11 +1,8 @@
 """The upload page in a real headless Chromium (Debian's `chromium`, driven by Playwright): files chosen
-or dropped, the result page polling while no worker answers, then the boxed photo and the charts.
-
-(The `browser` fixture is a copy of the dashboards' one, tests/emotions/dashboards/browser/conftest.py.)"""
+or dropped, the result page polling while no worker answers, then the boxed photo and the charts."""
 from __future__ import annotations
 
 import base64
-import os
 from pathlib import Path
 
 import pytest
@@ -15,25 +12,7 @@ from emotions.models import Upload
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 SCREENSHOTS = Path(settings.BASE_DIR) / "test-output" / "browser"
-
-
-@pytest.fixture(scope="module")
-def browser(django_db_setup):
-    if not CHROMIUM.exists():
-        message = f"needs Chromium at {CHROMIUM} (Debian: apt-get install chromium; `make test` installs it)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # see the dashboards' browser conftest
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                             args=["--no-sandbox", "--disable-gpu", "--no-first-run"])
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
