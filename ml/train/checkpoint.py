@@ -22,6 +22,20 @@ class CheckpointError(ValueError):
     pass
 
 
+def checkpoint_payload(
+    model: nn.Module, *, name: str, options: dict[str, Any], class_names, **extra: Any
+) -> dict[str, Any]:
+    """What rebuilds `model` (made by `create_model(name, **options)`): architecture, weights, class names
+    and preprocessing, plus any `extra` keys (config, metrics, epoch, data checksum...)."""
+    return {
+        "model": {"name": name, "options": dict(options), "num_classes": len(class_names)},
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "class_names": list(class_names),
+        "preprocessing": model.preprocessing.to_dict(),
+        **extra,
+    }
+
+
 def save_checkpoint(payload: dict[str, Any], path: str | Path) -> Path:
     """Write to a temp file in the same folder, then rename: a crash never leaves half a checkpoint."""
     path = Path(path)

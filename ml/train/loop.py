@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader, WeightedRandomSampler
 
 from ml.evaluate import compute_metrics, resolve_device
 from ml.models import create_model
-from ml.train.checkpoint import load_checkpoint, save_checkpoint
+from ml.train.checkpoint import checkpoint_payload, load_checkpoint, save_checkpoint
 from ml.train.config import TrainConfig
 from ml.train.dataset import FerDataset
 from ml.train.device_data import DeviceBatches
@@ -338,17 +338,11 @@ def fit(
         writer = SummaryWriter(log_dir=str(out_dir / "tensorboard"), purge_step=start_epoch)
 
     def payload(epoch: int, metrics: dict, with_training_state: bool) -> dict:
-        data = {
-            "model": {"name": config.model.name, "options": dict(config.model.options), "num_classes": num_classes},
-            "state_dict": _cpu_state(evaluated_model),
-            "class_names": class_names,
-            "preprocessing": preprocessing.to_dict(),
-            "config": config.to_dict(),
-            "metrics": metrics,
-            "epoch": epoch,
-            "data_checksum": store.source_checksum,
-            "history": [row.to_dict() for row in history],
-        }
+        data = checkpoint_payload(
+            evaluated_model, name=config.model.name, options=config.model.options, class_names=class_names,
+            config=config.to_dict(), metrics=metrics, epoch=epoch, data_checksum=store.source_checksum,
+            history=[row.to_dict() for row in history],
+        )
         if with_training_state:
             if ema is not None:
                 data["train_state_dict"] = _cpu_state(model)

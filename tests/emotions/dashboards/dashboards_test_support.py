@@ -68,7 +68,7 @@ def save_checkpoint_for(run: TrainingRun, class_names, answer: int | None = None
     import torch
 
     from ml.models import create_model
-    from ml.train.checkpoint import save_checkpoint
+    from ml.train.checkpoint import checkpoint_payload, save_checkpoint
 
     torch.manual_seed(0)
     model = create_model("ferlite", num_classes=len(class_names), width=8)
@@ -79,16 +79,10 @@ def save_checkpoint_for(run: TrainingRun, class_names, answer: int | None = None
             head.bias.zero_()
             head.bias[answer] = margin
     path = Path(settings.MEDIA_ROOT) / run.out_dir_name / "best.pt"
-    save_checkpoint({
-        "model": {"name": "ferlite", "options": {"width": 8}, "num_classes": len(class_names)},
-        "state_dict": model.state_dict(),
-        "class_names": list(class_names),
-        "preprocessing": model.preprocessing.to_dict(),
-        "config": run.config,
-        "metrics": {},
-        "epoch": 1,
-        "data_checksum": "noise",
-    }, path)
+    save_checkpoint(checkpoint_payload(
+        model, name="ferlite", options={"width": 8}, class_names=class_names,
+        config=run.config, metrics={}, epoch=1, data_checksum="noise",
+    ), path)
     run.checkpoint = f"{run.out_dir_name}/best.pt"
     run.save(update_fields=["checkpoint"])
     return path

@@ -80,16 +80,11 @@ def save_tiny_checkpoint(path: Path) -> Path:
     import torch
 
     from ml.models import create_model
-    from ml.train.checkpoint import save_checkpoint
+    from ml.train.checkpoint import checkpoint_payload, save_checkpoint
 
     torch.manual_seed(0)
     model = create_model("ferlite", num_classes=len(FER_CLASSES), width=8)
-    return save_checkpoint({
-        "model": {"name": "ferlite", "options": {"width": 8}, "num_classes": len(FER_CLASSES)},
-        "state_dict": model.state_dict(),
-        "class_names": list(FER_CLASSES),
-        "preprocessing": model.preprocessing.to_dict(),
-    }, path)
+    return save_checkpoint(checkpoint_payload(model, name="ferlite", options={"width": 8}, class_names=FER_CLASSES), path)
 
 
 def embedded_figure(response, chart_id: str) -> dict:

@@ -7,7 +7,7 @@ from PIL import Image
 
 from ml.classes import FER_CLASSES
 from ml.models import create_model
-from ml.train.checkpoint import save_checkpoint
+from ml.train.checkpoint import checkpoint_payload, save_checkpoint
 
 
 @pytest.fixture(scope="session")
@@ -27,12 +27,7 @@ def tiny_checkpoint(tmp_path_factory):
     """A ferlite of width 8 with random weights: enough to check shapes and plumbing, quick on a CPU."""
     torch.manual_seed(0)
     model = create_model("ferlite", num_classes=len(FER_CLASSES), width=8)
-    payload = {
-        "model": {"name": "ferlite", "options": {"width": 8}, "num_classes": len(FER_CLASSES)},
-        "state_dict": model.state_dict(),
-        "class_names": list(FER_CLASSES),
-        "preprocessing": model.preprocessing.to_dict(),
-    }
+    payload = checkpoint_payload(model, name="ferlite", options={"width": 8}, class_names=FER_CLASSES)
     return save_checkpoint(payload, tmp_path_factory.mktemp("checkpoint") / "tiny.pt")
 
 

@@ -4,19 +4,16 @@ import torch
 
 from ml.models import Preprocessing, create_model
 from ml.train import ConfigError, TrainConfig, fit, save_checkpoint
+from ml.train.checkpoint import checkpoint_payload
 from ml.train.config import DistillConfig
 from ml.train.distill import Distiller
 
 
 def teacher_checkpoint(path, class_names, preprocessing=None):
     teacher = create_model("ferlite", num_classes=len(class_names), width=8)
-    return save_checkpoint({
-        "model": {"name": "ferlite", "options": {"width": 8}, "num_classes": len(class_names)},
-        "state_dict": teacher.state_dict(),
-        "class_names": list(class_names),
-        "preprocessing": (preprocessing or teacher.preprocessing).to_dict(),
-        "config": {}, "metrics": {}, "epoch": 1, "data_checksum": "synthetic",
-    }, path)
+    if preprocessing is not None:  # claim another input than the architecture's own
+        teacher.preprocessing = preprocessing
+    return save_checkpoint(checkpoint_payload(teacher, name="ferlite", options={"width": 8}, class_names=class_names), path)
 
 
 def test_a_student_that_agrees_with_its_teacher_pays_only_the_label_term(tmp_path, synthetic_store):
