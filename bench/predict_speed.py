@@ -1,6 +1,8 @@
 """Prediction speed on this CPU: per face, per batch, and for a whole upload, against baselines in the same run.
 
 Baselines, measured in the same process with the same threads so machine load affects all alike:
+- the deployed model as trained, without the inference optimisations (batch norms folded into the
+  convolutions, channels_last) that the upload path applies;
 - the seed model cnn3 with random weights at its 48x48 input (weights do not change the speed), for
   the relative cost of the deployed model per face;
 - the 'classify the whole image' upload path, which skips face detection, for what detection costs.
@@ -46,15 +48,17 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def deployed_predictor(checkpoint: str | None) -> tuple[EmotionPredictor, str]:
+def deployed_predictor(checkpoint: str | None, optimize: bool = True) -> tuple[EmotionPredictor, str]:
     if checkpoint:
-        return EmotionPredictor.from_checkpoint(checkpoint), f"checkpoint {checkpoint}"
-    return random_predictor("ferlite", width=16), "no checkpoint given: a freshly initialised ferlite (width 16)"
+        return EmotionPredictor.from_checkpoint(checkpoint, optimize=optimize), f"checkpoint {checkpoint}"
+    source = "no checkpoint given: a freshly initialised ferlite (width 16)"
+    return random_predictor("ferlite", optimize=optimize, width=16), source
 
 
-def random_predictor(name: str, **options) -> EmotionPredictor:
+def random_predictor(name: str, optimize: bool = True, **options) -> EmotionPredictor:
+    torch.manual_seed(0)
     model = create_model(name, num_classes=len(FER_CLASSES), **options)
-    return EmotionPredictor(model, FER_CLASSES, model.preprocessing, model_name=name)
+    return EmotionPredictor(model, FER_CLASSES, model.preprocessing, model_name=name, optimize=optimize)
 
 
 def photo_bytes(image: str) -> bytes:
@@ -159,7 +163,8 @@ def markdown(results: dict) -> str:
         f" torch {env['torch']}, {env['threads']} threads",
         f"Model: {env['model']} ({env['parameters']:,} parameters, input {env['input_size']}x{env['input_size']}),"
         f" {env['model_source']}; photo: {env['photo']}",
-        "Baselines: cnn3 (seed model, random weights, 48x48) per face; the whole-image upload path, which skips"
+        "Baselines: the deployed model without the inference optimisations (folded batch norms, channels_last);"
+        " cnn3 (seed model, random weights, 48x48) per face; the whole-image upload path, which skips"
         " face detection. Calls being compared are timed in turn within one loop.",
         "",
         "| measurement | model | median ms | p90 ms | faces/s | runs |",
@@ -177,10 +182,15 @@ def main(argv=None) -> None:
     torch.set_num_threads(args.threads)
     cv2.setNumThreads(args.threads)  # face detection runs in OpenCV's own thread pool
     predictor, source = deployed_predictor(args.checkpoint)
+    unoptimized, _ = deployed_predictor(args.checkpoint, optimize=False)
     baseline = random_predictor("cnn3")
     data = photo_bytes(args.image)
     deployed_label = f"{predictor.model_name} (deployed)"
-    rows = model_rows({deployed_label: predictor, "cnn3, random weights (baseline)": baseline}, args)
+    rows = model_rows({
+        deployed_label: predictor,
+        f"{predictor.model_name}, not optimized (baseline)": unoptimized,
+        "cnn3, random weights (baseline)": baseline,
+    }, args)
     rows += upload_rows(deployed_label, predictor, data, args)
     results = {"environment": environment(args, predictor, source, data), "rows": rows}
     print(markdown(results))

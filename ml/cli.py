@@ -1,4 +1,4 @@
-"""`python -m ml`: import FER2013, list models, train a recipe, evaluate a checkpoint."""
+"""`python -m ml`: import FER2013, list models, train a recipe, evaluate a checkpoint, build the recipes table."""
 from __future__ import annotations
 
 import argparse
@@ -66,6 +66,32 @@ def run_card(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_recipes_command(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from ml.recipes import RESULT_FILE, RecipeResult, results_table, run_recipes
+    from ml.train import TrainConfig
+
+    overrides = {key: value for key, value in (
+        ("epochs", args.epochs), ("limit", args.limit), ("device", args.device)) if value is not None}
+    configs = [TrainConfig.from_yaml(path) for path in args.configs]  # every config is checked before training
+    configs = [config.replace(**overrides) if overrides else config for config in configs]
+    store = _load_store(args.data)
+    budget = args.budget_minutes * 60 if args.budget_minutes else None
+    run_recipes(configs, store, args.out, tta_hflip=args.tta, budget_seconds=budget,
+                log=lambda line: print(line, flush=True))
+    finished = [RecipeResult.load(Path(args.out) / config.name / RESULT_FILE) for config in configs
+                if (Path(args.out) / config.name / RESULT_FILE).exists()]
+    table = results_table(finished)
+    Path(args.out, "results.md").write_text(table + "\n")
+    Path(args.out, "results.json").write_text(json.dumps([asdict(result) for result in finished], indent=2))
+    print(table)
+    missing = len(configs) - len(finished)
+    if missing:
+        print(f"{missing} of {len(configs)} recipes still to run: run the same command again to go on")
+    return 0
+
+
 def run_models(args: argparse.Namespace) -> int:
     from ml.models import count_parameters, create_model, get_model_info, list_models
 
@@ -111,6 +137,22 @@ def build_parser() -> argparse.ArgumentParser:
     card.add_argument("--out", help="write the card here instead of printing it")
     card.add_argument("--made-with", help="the training command, to record on the card")
     card.set_defaults(handler=run_card)
+
+    recipes = commands.add_parser(
+        "recipes", help="train recipes one after another, evaluate each on PrivateTest once, print the table",
+        description="Train each recipe into OUT/<name>/, evaluate its best checkpoint (by PublicTest) on "
+        "PrivateTest once and print the results table (also OUT/results.md). Finished recipes are skipped and "
+        "interrupted ones resume, so the same command can be run again until the table is complete.",
+    )
+    recipes.add_argument("configs", nargs="+", help="YAML recipes, e.g. configs/seed*.yaml")
+    recipes.add_argument("--data", required=True, help="a store written by `python -m ml import`")
+    recipes.add_argument("--out", required=True, help="folder with one subfolder per recipe")
+    recipes.add_argument("--budget-minutes", type=float, help="stop cleanly after this long; run again to go on")
+    recipes.add_argument("--tta", action="store_true", help="evaluate with the horizontally flipped image too")
+    recipes.add_argument("--epochs", type=int, help="override every recipe's epochs (quick trials)")
+    recipes.add_argument("--limit", type=int, help="at most N images per split (quick trials)")
+    recipes.add_argument("--device", choices=["auto", "cpu", "cuda"])
+    recipes.set_defaults(handler=run_recipes_command)
 
     models = commands.add_parser("models", help="list the registered architectures")
     models.set_defaults(handler=run_models)

@@ -18,6 +18,7 @@ from PIL import Image
 
 from ml.inference.faces import FACE_SIZE, Box, crop_face, detect_faces, is_face_crop
 from ml.inference.images import image_to_gray_array
+from ml.inference.optimize import optimize_for_inference
 from ml.models import Preprocessing
 from ml.train.checkpoint import load_model
 from ml.transforms import FerEvalPreset
@@ -51,19 +52,24 @@ class EmotionPredictor:
         *,
         model_name: str = "",
         device: str | torch.device = "cpu",
+        optimize: bool = True,
     ):
         self.device = torch.device(device)
-        self.model = model.to(self.device).eval()
+        # A folded, channels_last copy predicts the same, faster (bench/predict_speed.py times both).
+        self.model = (optimize_for_inference(model) if optimize else model.eval()).to(self.device)
         self.class_names = list(class_names)
         self.preprocessing = preprocessing
         self.model_name = model_name
         self._transform = FerEvalPreset(preprocessing)
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, device: str | torch.device = "cpu") -> "EmotionPredictor":
+    def from_checkpoint(
+        cls, path: str | Path, device: str | torch.device = "cpu", *, optimize: bool = True
+    ) -> "EmotionPredictor":
         model, checkpoint = load_model(path, map_location=device)
         return cls(
-            model, checkpoint["class_names"], model.preprocessing, model_name=checkpoint["model"]["name"], device=device
+            model, checkpoint["class_names"], model.preprocessing, model_name=checkpoint["model"]["name"],
+            device=device, optimize=optimize,
         )
 
     @torch.inference_mode()

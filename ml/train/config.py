@@ -101,6 +101,7 @@ class DistillConfig:
 class TrainConfig:
     name: str = "unnamed"
     description: str = ""
+    reported: str = ""  # the figure the recipe's own write-up reported, for the results table
     model: ModelConfig = field(default_factory=ModelConfig)
     classes: list[str] | None = None  # a subset by name, relabelled 0..k-1 in this order
     loss: LossConfig = field(default_factory=LossConfig)

@@ -5,6 +5,7 @@ import pytest
 from ml.classes import FER_CLASSES
 from ml.evaluate import predict_probabilities
 from ml.inference import Box, EmotionPredictor, detect_faces, draw_boxes, image_to_gray_array
+from ml.train.checkpoint import load_model
 
 
 @pytest.fixture(scope="module")
@@ -55,10 +56,11 @@ def test_asking_for_the_whole_image_classifies_it_in_one_box(predictor, coffee):
     assert_is_a_distribution(face.probabilities)
 
 
-def test_faces_are_fed_as_evaluation_feeds_them(predictor):
+def test_faces_are_fed_as_evaluation_feeds_them(predictor, tiny_checkpoint):
     faces = np.random.default_rng(3).integers(0, 256, size=(70, 48, 48), dtype=np.uint8)  # more than one batch
     ours = predictor.predict_faces(faces)
-    reference = predict_probabilities(predictor.model, faces, predictor.preprocessing)
+    checkpoint_model, _ = load_model(tiny_checkpoint)
+    reference = predict_probabilities(checkpoint_model, faces, predictor.preprocessing)
     assert ours.shape == (70, 7)
     np.testing.assert_allclose(ours, reference, atol=1e-5)
 

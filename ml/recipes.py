@@ -1,0 +1,157 @@
+"""Train several recipes one after another and publish one results table.
+
+Each recipe trains into `<out>/<name>/` with `fit()` (best checkpoint by PublicTest macro-F1), then its best
+checkpoint is evaluated on PrivateTest, once, into `<out>/<name>/result.json`. A recipe with a result is
+skipped and one with only a `last.pt` resumes, so a long table can be built across several sessions or
+time-limited jobs. Training time is the sum of the epochs' own times, so resumes do not inflate it.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+from ml.train.config import TrainConfig
+
+RESULT_FILE = "result.json"
+
+
+@dataclass
+class RecipeResult:
+    recipe: str
+    reported: str
+    model: str
+    from_scratch_note: str  # why a transfer recipe's figure is not comparable, or ""
+    classes: int
+    epochs_run: int
+    best_epoch: int
+    train_seconds: float
+    device: str
+    private_test_accuracy: float
+    private_test_macro_f1: float
+    public_test_accuracy: float
+    tta_hflip: bool
+    limit: int | None
+
+    @classmethod
+    def load(cls, path: Path) -> "RecipeResult":
+        return cls(**json.loads(path.read_text()))
+
+
+def from_scratch_note(config: TrainConfig) -> str:
+    """Transfer recipes run without ImageNet weights here unless a local path is given: say so."""
+    from ml.models import get_model_info
+
+    takes_weights = "pretrained_weights" in get_model_info(config.model.name).defaults
+    if takes_weights and not config.model.options.get("pretrained_weights"):
+        return "from scratch (no ImageNet weights)"
+    return ""
+
+
+def run_recipe(
+    config: TrainConfig,
+    store,
+    out_dir: str | Path,
+    *,
+    tta_hflip: bool = False,
+    should_stop: Callable[[], bool] | None = None,
+    log: Callable[[str], None] = print,
+) -> RecipeResult | None:
+    """Train (or resume) one recipe and evaluate its best checkpoint on PrivateTest; reuse a finished result.
+    None when `should_stop` interrupted the training: the next call resumes from `last.pt`."""
+    from ml.evaluate import evaluate_checkpoint
+    from ml.train import fit
+
+    run_dir = Path(out_dir) / config.name
+    result_path = run_dir / RESULT_FILE
+    if result_path.exists():
+        log(f"{config.name}: already measured ({result_path})")
+        return RecipeResult.load(result_path)
+    last = run_dir / "last.pt"
+    fitted = fit(
+        config, store, run_dir, resume_from=last if last.exists() else None, should_stop=should_stop,
+        log=lambda line: log(f"{config.name}: {line}"),
+    )
+    if fitted.stop_reason == "cancelled":
+        return None
+    if fitted.best_checkpoint is None:
+        raise RuntimeError(f"{config.name}: training ended before its first epoch finished")
+    private = evaluate_checkpoint(fitted.best_checkpoint, store, "private_test", tta=tta_hflip, device=config.device)
+    best_row = next(row for row in fitted.history if row.epoch == fitted.best_epoch)
+    result = RecipeResult(
+        recipe=config.name,
+        reported=config.reported,
+        model=config.model.name,
+        from_scratch_note=from_scratch_note(config),
+        classes=len(private["class_names"]),
+        epochs_run=fitted.epochs_run,
+        best_epoch=fitted.best_epoch,
+        train_seconds=round(sum(row.seconds for row in fitted.history), 1),
+        device=fitted.device,
+        private_test_accuracy=private["accuracy"],
+        private_test_macro_f1=private["macro_f1"],
+        public_test_accuracy=best_row.val_acc,
+        tta_hflip=tta_hflip,
+        limit=config.limit,
+    )
+    result_path.write_text(json.dumps(asdict(result), indent=2))
+    log(f"{config.name}: PrivateTest accuracy {result.private_test_accuracy:.4f}, "
+        f"macro-F1 {result.private_test_macro_f1:.4f}")
+    return result
+
+
+def run_recipes(
+    configs: Iterable[TrainConfig],
+    store,
+    out_dir: str | Path,
+    *,
+    tta_hflip: bool = False,
+    budget_seconds: float | None = None,
+    log: Callable[[str], None] = print,
+) -> list[RecipeResult]:
+    """Run recipes in order, within `budget_seconds` if given: a run past the budget stops at the next
+    batch (keeping its finished epochs), so a time-limited job ends cleanly and the next call goes on."""
+    deadline = None if budget_seconds is None else time.monotonic() + budget_seconds
+    should_stop = None if deadline is None else (lambda: time.monotonic() >= deadline)
+    results = []
+    for config in configs:
+        result = None
+        if deadline is None or time.monotonic() < deadline:
+            result = run_recipe(config, store, out_dir, tta_hflip=tta_hflip, should_stop=should_stop, log=log)
+        if result is None:
+            log("time budget spent: run the same command again to go on")
+            break
+        results.append(result)
+    return results
+
+
+def results_table(results: Iterable[RecipeResult]) -> str:
+    """The Markdown table the README publishes."""
+    lines = [
+        "| recipe | write-up reported | PrivateTest accuracy | PrivateTest macro-F1 | epochs (best) | training time | device |",
+        "| --- | --- | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for result in results:
+        notes = [note for note in (
+            result.from_scratch_note,
+            f"{result.classes} classes" if result.classes != 7 else "",
+            "flip TTA" if result.tta_hflip else "",
+            f"subsample of {result.limit} per split" if result.limit else "",
+        ) if note]
+        recipe = f"`{result.recipe}`" + (f" ({'; '.join(notes)})" if notes else "")
+        lines.append(
+            f"| {recipe} | {result.reported or '-'} | {result.private_test_accuracy:.1%} | "
+            f"{result.private_test_macro_f1:.3f} | {result.epochs_run} ({result.best_epoch}) | "
+            f"{_duration(result.train_seconds)} | {result.device} |"
+        )
+    return "\n".join(lines)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
