@@ -82,3 +82,11 @@ def test_a_model_card_records_the_recipe_checksum_and_both_test_scores(imported_
     private_test = json.loads(run_ml("evaluate", "--checkpoint", run_dir / "best.pt", "--data", imported_store,
                                  "--json").stdout)
     assert f"{private_test['accuracy']:.4f}" in card
+
+
+def test_piping_into_head_ends_quietly():
+    piped = subprocess.run(
+        f"{sys.executable} -m ml models | head -1", shell=True, cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert piped.stdout.count("\n") == 1 and "params" in piped.stdout
+    assert "Traceback" not in piped.stderr and "BrokenPipe" not in piped.stderr
