@@ -34,6 +34,7 @@ class RecipeResult:
     public_test_accuracy: float
     tta_hflip: bool
     limit: int | None
+    config: dict  # the resolved recipe that was measured
 
     @classmethod
     def load(cls, path: Path) -> "RecipeResult":
@@ -66,10 +67,11 @@ def run_recipe(
 
     run_dir = Path(out_dir) / config.name
     result_path = run_dir / RESULT_FILE
+    last = run_dir / "last.pt"
+    _refuse_a_different_recipe(config, run_dir)
     if result_path.exists():
         log(f"{config.name}: already measured ({result_path})")
         return RecipeResult.load(result_path)
-    last = run_dir / "last.pt"
     fitted = fit(
         config, store, run_dir, resume_from=last if last.exists() else None, should_stop=should_stop,
         log=lambda line: log(f"{config.name}: {line}"),
@@ -95,11 +97,31 @@ def run_recipe(
         public_test_accuracy=best_row.val_acc,
         tta_hflip=tta_hflip,
         limit=config.limit,
+        config=config.to_dict(),
     )
     result_path.write_text(json.dumps(asdict(result), indent=2))
     log(f"{config.name}: PrivateTest accuracy {result.private_test_accuracy:.4f}, "
         f"macro-F1 {result.private_test_macro_f1:.4f}")
     return result
+
+
+def _refuse_a_different_recipe(config: TrainConfig, run_dir: Path) -> None:
+    """A folder measured or half-trained with other settings (say --epochs 1) must not pass for this recipe."""
+    from ml.train import load_checkpoint
+
+    if (run_dir / RESULT_FILE).exists():
+        stored = RecipeResult.load(run_dir / RESULT_FILE).config
+    elif (run_dir / "last.pt").exists():
+        stored = load_checkpoint(run_dir / "last.pt")["config"]
+    else:
+        return
+    if stored != config.to_dict():
+        changed = sorted(key for key in stored.keys() | config.to_dict().keys()
+                         if stored.get(key) != config.to_dict().get(key))
+        raise ValueError(
+            f"{run_dir} holds a run of {config.name} with other settings ({', '.join(changed)} differ); "
+            "use another --out or delete that folder to measure this one"
+        )
 
 
 def run_recipes(

@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from ml.evaluate import evaluate_checkpoint
 from ml.recipes import RecipeResult, from_scratch_note, results_table, run_recipe
 from ml.train import TrainConfig
@@ -89,6 +90,16 @@ def _history(checkpoint: Path) -> list[dict]:
     return load_checkpoint(checkpoint)["history"]
 
 
+def test_a_folder_trained_with_other_settings_is_refused_and_kept(tmp_path, synthetic_store):
+    path = tiny_recipe(tmp_path, "tiny", epochs=1)
+    run_recipe(TrainConfig.from_yaml(path), synthetic_store, tmp_path / "out", log=lambda _: None)
+    measured = (tmp_path / "out" / "tiny" / "result.json").read_text()
+    longer = TrainConfig.from_yaml(path).replace(epochs=3)
+    with pytest.raises(ValueError, match=r"epochs differ.*another --out"):
+        run_recipe(longer, synthetic_store, tmp_path / "out", log=lambda _: None)
+    assert (tmp_path / "out" / "tiny" / "result.json").read_text() == measured
+
+
 def test_transfer_recipes_without_imagenet_weights_are_marked_as_from_scratch(tmp_path):
     transfer = TrainConfig.from_yaml(ROOT / "configs/seed000_vgg16_transfer.yaml")
     assert from_scratch_note(transfer) == "from scratch (no ImageNet weights)"
@@ -107,7 +118,7 @@ def test_the_table_names_device_time_and_notes():
         recipe="seed003_resnet18_4class", reported="not comparable", model="resnet18_transfer",
         from_scratch_note="from scratch (no ImageNet weights)", classes=4, epochs_run=100, best_epoch=61,
         train_seconds=4321.0, device="cuda (NVIDIA H100)", private_test_accuracy=0.81234,
-        private_test_macro_f1=0.8019, public_test_accuracy=0.8, tta_hflip=True, limit=None,
+        private_test_macro_f1=0.8019, public_test_accuracy=0.8, tta_hflip=True, limit=None, config={},
     )
     table = results_table([row]).splitlines()
     assert table[0].startswith("| recipe | write-up reported | PrivateTest accuracy | PrivateTest macro-F1 |")
