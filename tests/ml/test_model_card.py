@@ -1,0 +1,26 @@
+"""A model card says whether the model is a distilled student, and how fast it serves a face."""
+import re
+
+import torch
+
+from ml.classes import FER_CLASSES
+from ml.model_card import build_model_card
+from ml.models import create_model
+from ml.train import TrainConfig
+from ml.train.checkpoint import checkpoint_payload, save_checkpoint
+
+
+def test_a_distilled_student_names_its_teacher(tmp_path, synthetic_store):
+    torch.manual_seed(0)
+    config = TrainConfig.from_dict({
+        "name": "student", "model": {"name": "ferlite", "options": {"width": 4}},
+        "distill": {"teacher_checkpoint": "ml/weights/best.pt", "alpha": 0.7, "temperature": 4.0},
+    })
+    model = create_model("ferlite", num_classes=7, width=4)
+    payload = checkpoint_payload(model, name="ferlite", options={"width": 4}, class_names=FER_CLASSES,
+                                 config=config.to_dict(), epoch=1, data_checksum=synthetic_store.source_checksum)
+    card = build_model_card(save_checkpoint(payload, tmp_path / "student.pt"), synthetic_store)
+    assert ("- **Teacher**: distilled from `ml/weights/best.pt` (a student: weight 0.7 on the teacher's "
+            "predictions at temperature 4.0, the rest on the labels)") in card
+    speed = re.search(r"- \*\*Speed\*\*: (\d+\.\d\d) ms per face at batch 1", card)
+    assert speed and 0 < float(speed.group(1)) < 1000
