@@ -1,0 +1,34 @@
+"""The benchmark scripts run from a checkout and print their tables (their figures go in the README)."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_bench(script: str, *args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, ROOT / "bench" / script, *map(str, args)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+
+
+def test_train_speed_compares_both_data_paths_for_each_model(tmp_path):
+    ran = run_bench("train_speed.py", "--device", "cpu", "--models", "ferlite,cnn3", "--steps", 1, "--warmup", 0,
+                    "--batch-size", 8, "--workers", 0, "--json", tmp_path / "speed.json")
+    assert ran.returncode == 0, ran.stderr
+    assert "| model | params | input | DataLoader img/s | device-resident img/s | speed-up |" in ran.stdout
+    rows = json.loads((tmp_path / "speed.json").read_text())["rows"]
+    assert [row["model"] for row in rows] == ["ferlite", "cnn3"]
+    assert all(row["dataloader_img_s"] > 0 and row["device_img_s"] > 0 for row in rows)
+
+
+def test_predict_speed_times_the_shipped_model_against_its_baselines(tmp_path):
+    ran = run_bench("predict_speed.py", "--checkpoint", ROOT / "ml/weights/default.pt", "--face-runs", 3,
+                    "--batch-runs", 1, "--photo-runs", 1, "--json", tmp_path / "predict.json")
+    assert ran.returncode == 0, ran.stderr
+    rows = json.loads((tmp_path / "predict.json").read_text())["rows"]
+    measured = {(row["measurement"], row["model"]) for row in rows}
+    assert ("one face (batch 1)", "ferlite (deployed)") in measured
+    assert ("one face (batch 1)", "ferlite, not optimized (baseline)") in measured
+    upload = next(row for row in rows if row["measurement"] == "upload, faces detected")
+    assert upload["faces_found"] == 1  # the astronaut's face
