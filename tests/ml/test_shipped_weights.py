@@ -20,9 +20,9 @@ def test_the_shipped_checkpoint_loads_without_running_code_and_is_small():
 
 
 @pytest.mark.fer2013
-def test_the_shipped_model_reaches_60_percent_on_privatetest_as_its_card_says(fer2013_store):
+def test_the_shipped_model_reaches_69_percent_on_privatetest_as_its_card_says(fer2013_store):
     metrics = evaluate_checkpoint(SHIPPED, fer2013_store, "private_test", device="cpu")
-    assert metrics["accuracy"] >= 0.60
+    assert metrics["accuracy"] >= 0.69
     assert metrics["data_checksum_matches"]
     card_row = re.search(r"\| private_test \| 3,589 \| ([0-9.]+) \| ([0-9.]+) \|", CARD.read_text())
     assert card_row, "the model card has no PrivateTest row"
