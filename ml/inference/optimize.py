@@ -34,7 +34,7 @@ def fold_batchnorm(module: nn.Module) -> int:
             else:
                 kept.append(layers[i])
                 i += 1
-        if folded and len(kept) != len(layers):
+        if len(kept) != len(layers):
             # Keep index-named children so the module still prints and iterates as a Sequential.
             module._modules.clear()
             for index, layer in enumerate(kept):
