@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+import cv2
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torchvision.transforms.v2.functional import equalize
@@ -50,16 +52,33 @@ class BatchAugment:
             x = self._geometry(x.float().div_(255), generator)
         else:
             x = batch_eval_transform(x.squeeze(1), self.preprocessing, normalize=False)
+        a, scale = self.augment, x.shape[-1] / 48  # photo effects are sized for a 48-pixel face
+        if a.downscale > 0:
+            x = _downscale(x, a.downscale, [round(side * scale) for side in a.downscale_side], generator)
+        if a.blur > 0:
+            x = _blur(x, a.blur, (a.blur_sigma[0] * scale, a.blur_sigma[1] * scale), generator)
         jitter = self.augment.color_jitter
         if jitter.brightness > 0 or jitter.contrast > 0:
             x = _color_jitter(x, jitter.brightness, jitter.contrast, generator)
+        if a.gamma > 0:
+            x = x.clamp_min(1e-4).pow(_uniform(-a.gamma, a.gamma, len(x), generator).exp().view(-1, 1, 1, 1))
+        if a.noise > 0:
+            std = _uniform(0, a.noise, len(x), generator).view(-1, 1, 1, 1)
+            x = (x + std * torch.randn(x.shape, generator=generator, device=x.device)).clamp_(0, 1)
+        if a.jpeg > 0:
+            x = _jpeg(x, a.jpeg, a.jpeg_quality, generator)
         if self.augment.random_erasing > 0:
             x = _erase(x, self.augment.random_erasing, self.augment.erasing_scale, generator)
         return _normalize(x, self.preprocessing) if self.augment.normalize else x
 
     def _moves_pixels(self) -> bool:
         a = self.augment
-        return a.hflip or a.rotation > 0 or a.crop_padding > 0 or a.random_resized_crop is not None
+        return (a.hflip or a.rotation > 0 or a.crop_padding > 0 or a.random_resized_crop is not None
+                or self._jitters_framing())
+
+    def _jitters_framing(self) -> bool:
+        a = self.augment
+        return a.scale_jitter is not None or a.shift_jitter > 0 or a.aspect_jitter > 0
 
     def _equalize(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         chosen = _rand(len(x), generator) < self.augment.equalize
@@ -72,8 +91,11 @@ class BatchAugment:
         # Rotation and padded crops fill with black as torchvision does (upscaled to 64 or 224, the outer
         # half pixel then greys a little); without them no sample leaves the image, and "border" matches
         # F.interpolate at the edges exactly.
-        fills = self.augment.rotation > 0 or self.augment.crop_padding > 0
-        return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros" if fills else "border", align_corners=False)
+        padding_mode = self.augment.padding_mode
+        if padding_mode is None:
+            fills = self.augment.rotation > 0 or self.augment.crop_padding > 0 or self._jitters_framing()
+            padding_mode = "zeros" if fills else "border"
+        return F.grid_sample(x, grid, mode="bilinear", padding_mode=padding_mode, align_corners=False)
 
     def _affine(self, n: int, image_size: int, generator: torch.Generator) -> torch.Tensor:
         """Per-sample (n, 2, 3) maps from output to source coordinates, both in [-1, 1].
@@ -85,6 +107,8 @@ class BatchAugment:
         half_size, centre = torch.ones(n, 2, device=device), torch.zeros(n, 2, device=device)
         if a.random_resized_crop is not None:
             half_size, centre = _resized_crop_boxes(n, image_size, a.random_resized_crop, generator)
+        if self._jitters_framing():
+            half_size, centre = _jitter_framing(half_size, centre, a, generator)
         shift = torch.zeros(n, 2, device=device)
         if a.crop_padding > 0:  # RandomCrop(48, padding) = a whole-pixel shift in [-padding, padding]
             shift = _randint(-a.crop_padding, a.crop_padding, (n, 2), generator) * (2 / image_size)
@@ -98,6 +122,65 @@ class BatchAugment:
         linear = flip_rotate * half_size.unsqueeze(-2)  # scales columns: the box's x and y half-sizes
         offset = flip_rotate @ (centre + shift).unsqueeze(-1)
         return torch.cat([linear, offset], dim=-1)
+
+
+def _jitter_framing(half_size: torch.Tensor, centre: torch.Tensor, a: AugmentConfig, generator):
+    """A detector's box is never where the last one was: scale, move and stretch the crop per sample."""
+    n = len(half_size)
+    if a.scale_jitter is not None:
+        low, high = a.scale_jitter
+        half_size = half_size * _uniform(math.log(low), math.log(high), (n, 1), generator).exp()
+    if a.aspect_jitter > 0:
+        stretch = _uniform(-a.aspect_jitter, a.aspect_jitter, n, generator).exp()
+        half_size = half_size * torch.stack([stretch.sqrt(), stretch.rsqrt()], -1)
+    if a.shift_jitter > 0:
+        centre = centre + _uniform(-a.shift_jitter, a.shift_jitter, (n, 2), generator) * 2 * half_size
+    return half_size, centre
+
+
+def _downscale(x: torch.Tensor, p: float, sides: list[int], generator) -> torch.Tensor:
+    """A share p of the batch through one lower resolution (drawn per batch), then back up."""
+    side = int(_randint(sides[0], sides[1], (), generator).item())
+    if side >= x.shape[-1]:
+        return x
+    small = F.interpolate(x, size=(side, side), mode="area")
+    back = F.interpolate(small, size=x.shape[-2:], mode="bilinear", align_corners=False)
+    return torch.where((_rand(len(x), generator) < p).view(-1, 1, 1, 1), back, x)
+
+
+def _blur(x: torch.Tensor, p: float, sigma_range, generator) -> torch.Tensor:
+    """A Gaussian blur with its own sigma per chosen image, as one grouped separable convolution."""
+    n, size = len(x), x.shape[-1]
+    radius = max(1, math.ceil(3 * sigma_range[1]))
+    sigma = _uniform(sigma_range[0], sigma_range[1], n, generator)
+    taps = torch.arange(-radius, radius + 1, device=x.device, dtype=x.dtype)
+    kernel = torch.exp(-(taps**2) / (2 * sigma[:, None] ** 2))
+    kernel = kernel / kernel.sum(dim=1, keepdim=True)
+    identity = (taps == 0).to(x.dtype).expand(n, -1)
+    kernel = torch.where((_rand(n, generator) < p)[:, None], kernel, identity)
+    # (n, 1, S, S) as one image of n channels, each blurred by its own kernel.
+    y = F.pad(x.reshape(1, n, size, size), (radius, radius, radius, radius), mode="reflect")
+    y = F.conv2d(y, kernel.view(n, 1, 1, -1), groups=n)
+    y = F.conv2d(y, kernel.view(n, 1, -1, 1), groups=n)
+    return y.reshape(n, 1, size, size)
+
+
+def _jpeg(x: torch.Tensor, p: float, quality_range, generator) -> torch.Tensor:
+    """A JPEG round trip for a share p of the batch at one quality (drawn per batch), with OpenCV's libjpeg."""
+    chosen = (_rand(len(x), generator) < p).nonzero().flatten()
+    if len(chosen) == 0:
+        return x
+    quality = int(_randint(quality_range[0], quality_range[1], (), generator).item())
+    pixels = x[chosen, 0].mul(255).round_().clamp_(0, 255).to(torch.uint8).cpu().numpy()
+    decoded = np.stack([_jpeg_round_trip(image, quality) for image in pixels])
+    x = x.clone()
+    x[chosen] = torch.from_numpy(decoded).unsqueeze(1).to(x.device, x.dtype).div_(255)
+    return x
+
+
+def _jpeg_round_trip(image: np.ndarray, quality: int) -> np.ndarray:
+    _, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    return cv2.imdecode(encoded, cv2.IMREAD_GRAYSCALE)
 
 
 def _resized_crop_boxes(n: int, size: int, scale, generator) -> tuple[torch.Tensor, torch.Tensor]:

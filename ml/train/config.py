@@ -80,6 +80,32 @@ class AugmentConfig:
     random_erasing: float = 0.0  # probability of erasing one rectangle
     erasing_scale: tuple[float, float] = (0.02, 0.2)
     normalize: bool = True  # with the model's own mean/std
+    # What a face detector and a camera do to a face, for models that must read real photos. These run in
+    # the batched pipeline only (ml/train/batch_augment.py), which `data_pipeline: auto` then picks.
+    # Framing: the crop's side as a share of the image's, log-uniform in [min, max] (above 1 shows more
+    # than the image holds, filled by `padding_mode`), its centre moved by up to `shift_jitter` of the
+    # side, and its width/height stretched by a factor in [exp(-aspect_jitter), exp(aspect_jitter)].
+    scale_jitter: tuple[float, float] | None = None
+    shift_jitter: float = 0.0
+    aspect_jitter: float = 0.0
+    # How pixels outside the image are filled when geometry reaches past it; null keeps black for
+    # rotation and padded crops (torchvision's choice). "reflection" mirrors the face's own surroundings.
+    padding_mode: Literal["zeros", "border", "reflection"] | None = None
+    gamma: float = 0.0  # gamma in [exp(-gamma), exp(gamma)], log-uniform: under- and over-exposed faces
+    blur: float = 0.0  # probability of a Gaussian blur with sigma in blur_sigma (in 48-pixel units)
+    blur_sigma: tuple[float, float] = (0.3, 1.2)
+    noise: float = 0.0  # Gaussian noise with a std drawn per image in [0, noise], on the 0-1 scale
+    downscale: float = 0.0  # probability of passing through a lower resolution (small faces in photos)
+    downscale_side: tuple[int, int] = (14, 36)  # that resolution's side in pixels, drawn per batch
+    jpeg: float = 0.0  # probability of a JPEG round trip at a quality in jpeg_quality, drawn per batch
+    jpeg_quality: tuple[int, int] = (30, 90)
+
+    def photo_keys(self) -> list[str]:
+        """The keys set here that only the batched pipeline implements."""
+        keys = [key for key in ("shift_jitter", "aspect_jitter", "gamma", "blur", "noise", "downscale", "jpeg")
+                if getattr(self, key) > 0]
+        keys += [key for key in ("scale_jitter", "padding_mode") if getattr(self, key) is not None]
+        return keys
 
 
 @dataclass
@@ -202,6 +228,7 @@ class TrainConfig:
         low, high = self.augment.erasing_scale
         if not 0 < low <= high < 1:
             raise ConfigError("augment.erasing_scale", "needs 0 < min <= max < 1")
+        self._validate_photo_augment()
 
         if self.model.name not in list_models():
             raise ConfigError("model.name", f"unknown model {self.model.name!r}; choose from: {', '.join(list_models())}")
@@ -223,6 +250,30 @@ class TrainConfig:
                     raise ConfigError("classes", f"unknown class {name!r}; choose from: {', '.join(FER_CLASSES)}")
             if len({name.lower() for name in self.classes}) != len(self.classes):
                 raise ConfigError("classes", "a class is named twice")
+
+
+    def _validate_photo_augment(self) -> None:
+        a = self.augment
+        if a.scale_jitter is not None and not 0 < a.scale_jitter[0] <= a.scale_jitter[1] <= 2:
+            raise ConfigError("augment.scale_jitter", "needs 0 < min <= max <= 2")
+        _between("augment.shift_jitter", a.shift_jitter, 0, 0.5)
+        _between("augment.aspect_jitter", a.aspect_jitter, 0, 0.5)
+        _between("augment.gamma", a.gamma, 0, 1.5)
+        _between("augment.blur", a.blur, 0, 1)
+        if not 0 < a.blur_sigma[0] <= a.blur_sigma[1] <= 3:
+            raise ConfigError("augment.blur_sigma", "needs 0 < min <= max <= 3")
+        _between("augment.noise", a.noise, 0, 0.5)
+        _between("augment.downscale", a.downscale, 0, 1)
+        if not 4 <= a.downscale_side[0] <= a.downscale_side[1] <= 48:
+            raise ConfigError("augment.downscale_side", "needs 4 <= min <= max <= 48")
+        _between("augment.jpeg", a.jpeg, 0, 1)
+        if not 1 <= a.jpeg_quality[0] <= a.jpeg_quality[1] <= 100:
+            raise ConfigError("augment.jpeg_quality", "needs 1 <= min <= max <= 100")
+        if self.data_pipeline == "dataloader" and self.augment.photo_keys():
+            raise ConfigError(
+                "data_pipeline",
+                f"augment.{self.augment.photo_keys()[0]} runs in the batched pipeline only; use auto or device",
+            )
 
 
 def _positive(key: str, value: float) -> None:

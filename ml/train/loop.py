@@ -124,7 +124,8 @@ def make_train_loader(dataset: FerDataset, config: TrainConfig, num_classes: int
 
 def uses_device_pipeline(config: TrainConfig, device: torch.device) -> bool:
     if config.data_pipeline == "auto":
-        return device.type == "cuda"
+        # Photo augmentations exist in the batched pipeline only; on a CPU both pipelines run at one speed.
+        return device.type == "cuda" or bool(config.augment.photo_keys())
     return config.data_pipeline == "device"
 
 
