@@ -64,9 +64,41 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     return checkpoint
 
 
+ENSEMBLE = "ensemble"  # model name of a checkpoint whose `members` are checkpoints themselves
+
+
+def ensemble_payload(member_checkpoints: list[dict[str, Any]], *, flip_tta: bool = False, **extra: Any) -> dict[str, Any]:
+    """One checkpoint holding several trained ones, served as one model (ml/models/ensemble.py).
+
+    Members keep their own payloads (architecture, weights, config, scores), so the file still says how
+    each was made; they must share class names and preprocessing."""
+    if not member_checkpoints:
+        raise CheckpointError("an ensemble needs at least one member checkpoint")
+    first = member_checkpoints[0]
+    for member in member_checkpoints[1:]:
+        if list(member["class_names"]) != list(first["class_names"]):
+            raise CheckpointError(f"ensemble members disagree on classes: {first['class_names']} vs {member['class_names']}")
+        if member["preprocessing"] != first["preprocessing"]:
+            raise CheckpointError(f"ensemble members disagree on preprocessing: {first['preprocessing']} vs {member['preprocessing']}")
+    members = [{k: v for k, v in member.items() if k != "format"} for member in member_checkpoints]
+    return {
+        "model": {"name": ENSEMBLE, "options": {"flip_tta": flip_tta, "members": len(members)},
+                  "num_classes": len(first["class_names"])},
+        "members": members,
+        "class_names": list(first["class_names"]),
+        "preprocessing": dict(first["preprocessing"]),
+        **extra,
+    }
+
+
 def model_from_checkpoint(checkpoint: dict[str, Any]) -> nn.Module:
     """Rebuild the architecture the checkpoint names and load its weights, ready for eval."""
     spec = checkpoint["model"]
+    if spec["name"] == ENSEMBLE:
+        from ml.models.ensemble import EnsembleModel
+
+        members = [model_from_checkpoint(member) for member in checkpoint["members"]]
+        return EnsembleModel(members, flip_tta=bool(spec["options"].get("flip_tta"))).eval()
     # Pretrained backbone weights are inside the state dict already: never reload them from a path.
     options = {k: v for k, v in spec["options"].items() if k != "pretrained_weights"}
     model = create_model(spec["name"], num_classes=spec["num_classes"], **options)
