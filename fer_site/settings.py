@@ -12,6 +12,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from fer_site.env import env_bool, env_float, env_int, env_list, env_path, env_str
+from ml import SHIPPED_CHECKPOINT
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = env_path("VAR_DIR", BASE_DIR / "var")
@@ -214,7 +215,7 @@ UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 10 * 1024 * 1024)
 UPLOAD_MAX_PIXELS = env_int("UPLOAD_MAX_PIXELS", 40_000_000)
 UPLOAD_RETENTION_DAYS = env_float("UPLOAD_RETENTION_DAYS", 30)
 # The deployed run's checkpoint serves predictions; without one, the weights shipped with the code.
-SHIPPED_MODEL_PATH = env_path("SHIPPED_MODEL_PATH", BASE_DIR / "ml" / "weights" / "default.pt")
+SHIPPED_MODEL_PATH = env_path("SHIPPED_MODEL_PATH", SHIPPED_CHECKPOINT)
 # An upload no `inference` worker has claimed after this long is predicted by the web process itself,
 # so an install without workers still answers. INFERENCE_WAIT_SECONDS bounds `?wait=1` on the API.
 INFERENCE_WORKER_TIMEOUT_SECONDS = env_float("INFERENCE_WORKER_TIMEOUT_SECONDS", 3)

@@ -1,4 +1,5 @@
-"""`python -m ml`: import FER2013, list models, train a recipe, evaluate a checkpoint, build the recipes table."""
+"""`python -m ml`: import FER2013, list models, train a recipe, evaluate a checkpoint or the whole photo path,
+build the recipes table."""
 from __future__ import annotations
 
 import argparse
@@ -52,6 +53,50 @@ def run_evaluate(args: argparse.Namespace) -> int:
     for name, row in metrics["per_class"].items():
         print(f"{name:<10} {row['precision']:9.3f} {row['recall']:7.3f} {row['f1']:6.3f} {row['support']:8d}")
     return 0
+
+
+def run_evaluate_photos(args: argparse.Namespace) -> int:
+    import shlex
+
+    from ml import SHIPPED_CHECKPOINT
+    from ml.inference.photo_eval import evaluate_photos, save_photo_evaluation
+
+    def progress(done: int, total: int) -> None:
+        if done % 250 == 0 or done == total:
+            print(f"{done:,}/{total:,} photos", file=sys.stderr, flush=True)
+
+    result = evaluate_photos(args.folder, args.checkpoint or SHIPPED_CHECKPOINT, progress=progress)
+    result["command"] = f"python -m ml evaluate-photos {shlex.quote(args.folder)}" + (
+        f" --checkpoint {shlex.quote(args.checkpoint)}" if args.checkpoint else "")
+    saved = save_photo_evaluation(result) if args.save else None
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        _print_photo_report(result)
+    if saved:
+        print(f"saved as {result['set']!r} in {saved}", file=sys.stderr if args.json else sys.stdout)
+    return 0
+
+
+def _print_photo_report(result: dict) -> None:
+    print(f"{result['set']}: {result['num_photos']:,} photos scored ({result['labels_from']}), "
+          f"{result['no_face']:,} with no face found, {len(result['skipped']):,} skipped; "
+          f"{result['seconds']:.1f} s")
+    ways = (("strict (no face is a miss)", result["strict"]),
+            ("whole image where no face was found", result["whole_image_fallback"]))
+    for title, metrics in ways:
+        print(f"\n{title}: accuracy {metrics['accuracy']:.4f}, macro-F1 {metrics['macro_f1']:.4f}, "
+              f"weighted F1 {metrics['weighted_f1']:.4f}")
+        no_face = metrics.get("no_face_per_class")  # strict only: the photos of each class with no face found
+        print(f"{'class':<10} {'precision':>9} {'recall':>7} {'f1':>6} {'support':>8}"
+              + (f" {'no face':>8}" if no_face else ""))
+        for i, (name, row) in enumerate(metrics["per_class"].items()):
+            print(f"{name:<10} {row['precision']:9.3f} {row['recall']:7.3f} {row['f1']:6.3f} {row['support']:8d}"
+                  + (f" {no_face[i]:8d}" if no_face else ""))
+    if result["skipped"]:
+        print(f"\nskipped {len(result['skipped']):,}:")
+        for item in result["skipped"]:
+            print(f"  {item['path']}: {item['reason']}")
 
 
 def run_card(args: argparse.Namespace) -> int:
@@ -138,6 +183,20 @@ def build_parser() -> argparse.ArgumentParser:
     card.add_argument("--made-with", help="the training command, to record on the card")
     card.set_defaults(handler=run_card)
 
+    photos = commands.add_parser(
+        "evaluate-photos", help="score the whole upload path (detect, crop, classify) on a labelled photo folder",
+        description="Run every photo of FOLDER through the upload path and score the largest face two ways: "
+        "strict (no face found is a miss) and with the whole image as the face where none was found. FOLDER "
+        "holds <class>/<image> sub-folders or a labels.csv with a path,label header (it wins when both are "
+        "there); labels are FER2013 class names in any case. Unreadable photos are skipped and listed.",
+    )
+    photos.add_argument("folder", help="a labelled photo folder, e.g. ../shared/devsets/twpfe")
+    photos.add_argument("--checkpoint", help="the model to score (default: the shipped ml/weights/default.pt)")
+    photos.add_argument("--json", action="store_true", help="print the whole result as JSON")
+    photos.add_argument("--save", action="store_true", help="merge the result into photo_eval.json beside "
+                        "the checkpoint, under the folder's name, for its model card and run page")
+    photos.set_defaults(handler=run_evaluate_photos)
+
     recipes = commands.add_parser(
         "recipes", help="train recipes one after another, evaluate each on PrivateTest once, print the table",
         description="Train each recipe into OUT/<name>/, evaluate its best checkpoint (by PublicTest) on "
@@ -161,12 +220,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from ml.data import DataImportError
+    from ml.inference.photo_eval import PhotoFolderError
     from ml.train import CheckpointError, ConfigError, NonFiniteLossError
 
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
-    except (DataImportError, ConfigError, CheckpointError, NonFiniteLossError, FileNotFoundError, ValueError) as exc:
+    except (DataImportError, ConfigError, CheckpointError, NonFiniteLossError, PhotoFolderError, FileNotFoundError,
+            ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

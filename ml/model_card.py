@@ -51,8 +51,34 @@ def build_model_card(checkpoint_path: str | Path, store, *, command: str = "") -
               "| --- | ---: | ---: | ---: | ---: |"]
     for name, row in scores["private_test"]["per_class"].items():
         lines.append(f"| {name} | {row['precision']:.3f} | {row['recall']:.3f} | {row['f1']:.3f} | {row['support']} |")
+    lines += _photo_pipeline_section(checkpoint_path)
     lines += ["", "Training config:", "", "```yaml", _config_yaml(config).rstrip(), "```", ""]
     return "\n".join(lines)
+
+
+def _photo_pipeline_section(checkpoint_path: str | Path) -> list[str]:
+    """The figures `python -m ml evaluate-photos --save` recorded for this very checkpoint, if any."""
+    from ml.inference.photo_eval import load_photo_evaluations, summary_rows
+
+    rows = summary_rows(load_photo_evaluations(checkpoint_path))
+    if not rows:
+        return []
+    lines = [
+        "", "## Whole photo pipeline", "",
+        "Labelled photos through the upload path (decode, detect, crop, classify; the largest face counts). "
+        "Strict: a photo with no face found is a miss. With fallback: the whole image is classified where no "
+        "face was found, as the upload page offers.", "",
+        "| set | photos | no face | strict accuracy | strict macro-F1 | with fallback accuracy "
+        "| with fallback macro-F1 | command |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for row in rows:
+        skipped = f" ({row['skipped']:,} skipped)" if row["skipped"] else ""
+        command = f"`{row['command']}`" if row["command"] else ""
+        lines.append(f"| {row['set']} | {row['photos']:,}{skipped} | {row['no_face']:,} | "
+                     f"{row['strict_accuracy']:.4f} | {row['strict_macro_f1']:.4f} | {row['fallback_accuracy']:.4f} | "
+                     f"{row['fallback_macro_f1']:.4f} | {command} |")
+    return lines
 
 
 def _teacher_line(config: dict[str, Any]) -> str:

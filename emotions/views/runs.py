@@ -12,12 +12,18 @@ from emotions.model_sizes import parameter_count
 from emotions.models import TrainingRun
 from emotions.run_exports import tensorboard_dir
 from emotions.run_status import LiveStatus
+from ml.inference.photo_eval import load_photo_evaluations, summary_rows
 
 SPLITS = ("private_test", "public_test")
 
 
 def _curves(run: TrainingRun, epochs) -> dict:
     return {f"chart-{key}": charts.embed(figure) for key, figure in charts.learning_curves(epochs, run.best_epoch).items()}
+
+
+def _photo_evaluations(run: TrainingRun) -> list[dict]:
+    """What `python -m ml evaluate-photos --save` recorded beside the run's checkpoint, for this checkpoint."""
+    return summary_rows(load_photo_evaluations(run.checkpoint.path)) if run.checkpoint else []
 
 
 @dashboard_view
@@ -39,6 +45,7 @@ def run_detail(request, pk: int):
         "parameters": parameter_count(run.config, num_classes(run)),
         "training_seconds": sum(row.seconds for row in epochs),
         "has_tensorboard": tensorboard_dir(run) is not None,
+        "photo_evaluations": _photo_evaluations(run),
     })
 
 

@@ -24,3 +24,34 @@ def test_a_distilled_student_names_its_teacher(tmp_path, synthetic_store):
             "predictions at temperature 4.0, the rest on the labels)") in card
     speed = re.search(r"- \*\*Speed\*\*: (\d+\.\d\d) ms per face at batch 1", card)
     assert speed and 0 < float(speed.group(1)) < 1000
+
+
+def save_tiny_checkpoint(path):
+    torch.manual_seed(0)
+    model = create_model("ferlite", num_classes=7, width=4)
+    return save_checkpoint(checkpoint_payload(model, name="ferlite", options={"width": 4}, class_names=FER_CLASSES,
+                                              config={"name": "tiny", "epochs": 1}, epoch=1,
+                                              data_checksum="synthetic"), path)
+
+
+def test_the_card_shows_the_whole_photo_pipeline_figures_saved_for_this_checkpoint(tmp_path, synthetic_store):
+    from PIL import Image
+
+    from ml.inference.photo_eval import evaluate_photos, save_photo_evaluation
+
+    checkpoint = save_tiny_checkpoint(tmp_path / "run" / "best.pt")
+    assert "Whole photo pipeline" not in build_model_card(checkpoint, synthetic_store)
+
+    folder = tmp_path / "twpfe"
+    for i, label in enumerate(FER_CLASSES):  # one 48x48 face per class: classified whole, as uploads are
+        (folder / label.lower()).mkdir(parents=True)
+        Image.fromarray(synthetic_store.images[synthetic_store.labels == i][0]).save(folder / label.lower() / "a.png")
+    result = evaluate_photos(folder, checkpoint)
+    result["command"] = "python -m ml evaluate-photos twpfe"
+    save_photo_evaluation(result)
+
+    card = build_model_card(checkpoint, synthetic_store)
+    assert "## Whole photo pipeline" in card
+    assert (f"| twpfe | 7 | 0 | {result['strict']['accuracy']:.4f} | {result['strict']['macro_f1']:.4f} | "
+            f"{result['whole_image_fallback']['accuracy']:.4f} | {result['whole_image_fallback']['macro_f1']:.4f} | "
+            "`python -m ml evaluate-photos twpfe` |") in card
