@@ -137,6 +137,22 @@ def run_recipes_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_ensemble(args: argparse.Namespace) -> int:
+    from ml.train.checkpoint import ensemble_payload, load_checkpoint, save_checkpoint
+
+    members = [load_checkpoint(path) for path in args.members]  # every member is read before anything is written
+    payload = ensemble_payload(
+        members, flip_tta=args.flip_tta,
+        config={"name": args.name, "members": [m.get("config", {}).get("name", str(p)) for m, p in zip(members, args.members)],
+                "flip_tta": args.flip_tta},
+        data_checksum=members[0].get("data_checksum"),
+    )
+    save_checkpoint(payload, args.out)
+    tta = ", each also on the mirrored face" if args.flip_tta else ""
+    print(f"wrote {args.out}: {len(members)} members averaged{tta}")
+    return 0
+
+
 def run_models(args: argparse.Namespace) -> int:
     from ml.models import count_parameters, create_model, get_model_info, list_models
 
@@ -196,6 +212,17 @@ def build_parser() -> argparse.ArgumentParser:
     photos.add_argument("--save", action="store_true", help="merge the result into photo_eval.json beside "
                         "the checkpoint, under the folder's name, for its model card and run page")
     photos.set_defaults(handler=run_evaluate_photos)
+
+    ensemble = commands.add_parser(
+        "ensemble", help="combine trained checkpoints into one that averages their probabilities",
+        description="Write one checkpoint that serves MEMBERS as one model: one batch through every member, "
+        "probabilities averaged. Members must share classes and preprocessing.",
+    )
+    ensemble.add_argument("members", nargs="+", help="trained checkpoints (best.pt files)")
+    ensemble.add_argument("--out", required=True, help="the ensemble checkpoint to write")
+    ensemble.add_argument("--flip-tta", action="store_true", help="each member also sees the mirrored face")
+    ensemble.add_argument("--name", default="ensemble", help="the ensemble's name on its model card")
+    ensemble.set_defaults(handler=run_ensemble)
 
     recipes = commands.add_parser(
         "recipes", help="train recipes one after another, evaluate each on PrivateTest once, print the table",
