@@ -27,15 +27,12 @@ def build_model_card(checkpoint_path: str | Path, store, *, command: str = "") -
     lines = [
         f"# Model card: {Path(checkpoint_path).name}",
         "",
-        f"- **Architecture**: `{checkpoint['model']['name']}` with options `{checkpoint['model']['options']}`, "
-        f"{count_parameters(model):,} parameters; file {size_mb:.1f} MB",
-        f"- **Recipe**: `{config.get('name')}`; best epoch {checkpoint['epoch']} of {config.get('epochs')} "
-        "(selected by PublicTest macro-F1)",
+        *_architecture_lines(checkpoint, model, size_mb),
         f"- **Input**: {checkpoint['preprocessing']['input_size']}x{checkpoint['preprocessing']['input_size']} "
         f"grayscale, normalised with mean {checkpoint['preprocessing']['mean']} and std {checkpoint['preprocessing']['std']}",
         f"- **Classes**: {', '.join(checkpoint['class_names'])}",
         f"- **Training data**: FER2013 Training split, source SHA-256 `{checkpoint['data_checksum']}`",
-        f"- **Teacher**: {_teacher_line(config)}",
+        *([] if "members" in checkpoint else [f"- **Teacher**: {_teacher_line(config)}"]),
         f"- **Speed**: {latency_ms:.2f} ms per face at batch 1 (median, {threads} CPU threads, batch norms folded"
         f" as the upload path runs it) on {platform.machine()}, {os.cpu_count()} cores, when this card was made",
         f"- **Evaluated on**: {platform.machine()} CPU, torch {torch.__version__}"
@@ -52,8 +49,34 @@ def build_model_card(checkpoint_path: str | Path, store, *, command: str = "") -
     for name, row in scores["private_test"]["per_class"].items():
         lines.append(f"| {name} | {row['precision']:.3f} | {row['recall']:.3f} | {row['f1']:.3f} | {row['support']} |")
     lines += _photo_pipeline_section(checkpoint_path)
-    lines += ["", "Training config:", "", "```yaml", _config_yaml(config).rstrip(), "```", ""]
+    for member in checkpoint.get("members", []):
+        lines += ["", f"Member `{member['config'].get('name')}`'s training config:", "", "```yaml",
+                  _config_yaml(member["config"]).rstrip(), "```"]
+    if "members" not in checkpoint:
+        lines += ["", "Training config:", "", "```yaml", _config_yaml(config).rstrip(), "```"]
+    lines.append("")
     return "\n".join(lines)
+
+
+def _architecture_lines(checkpoint: dict[str, Any], model, size_mb: float) -> list[str]:
+    config = checkpoint["config"]
+    if "members" not in checkpoint:
+        return [
+            f"- **Architecture**: `{checkpoint['model']['name']}` with options `{checkpoint['model']['options']}`, "
+            f"{count_parameters(model):,} parameters; file {size_mb:.1f} MB",
+            f"- **Recipe**: `{config.get('name')}`; best epoch {checkpoint['epoch']} of {config.get('epochs')} "
+            "(selected by PublicTest macro-F1)",
+        ]
+    tta = ", each also on the mirrored face (flip TTA)" if checkpoint["model"]["options"].get("flip_tta") else ""
+    lines = [f"- **Architecture**: an ensemble of {len(checkpoint['members'])} models served as one (one batch, "
+             f"probabilities averaged{tta}), {count_parameters(model):,} parameters in all; file {size_mb:.1f} MB"]
+    for member, member_model in zip(checkpoint["members"], model.members):
+        member_config = member["config"]
+        lines.append(
+            f"  - `{member_config.get('name')}`: `{member['model']['name']}` with options `{member['model']['options']}`, "
+            f"{count_parameters(member_model):,} parameters; best epoch {member.get('epoch')} of "
+            f"{member_config.get('epochs')} (selected by PublicTest macro-F1); {_teacher_line(member_config)}")
+    return lines
 
 
 def _photo_pipeline_section(checkpoint_path: str | Path) -> list[str]:

@@ -55,3 +55,26 @@ def test_the_card_shows_the_whole_photo_pipeline_figures_saved_for_this_checkpoi
     assert (f"| twpfe | 7 | 0 | {result['strict']['accuracy']:.4f} | {result['strict']['macro_f1']:.4f} | "
             f"{result['whole_image_fallback']['accuracy']:.4f} | {result['whole_image_fallback']['macro_f1']:.4f} | "
             "`python -m ml evaluate-photos twpfe` |") in card
+
+
+def test_an_ensemble_card_lists_every_member_with_its_recipe_and_scores_the_whole(tmp_path, synthetic_store):
+    from ml.evaluate import evaluate_checkpoint
+    from ml.train.checkpoint import ensemble_payload, load_checkpoint
+
+    members = []
+    for seed, width in ((0, 4), (1, 6)):
+        torch.manual_seed(seed)
+        model = create_model("ferlite", num_classes=7, width=width)
+        members.append(checkpoint_payload(model, name="ferlite", options={"width": width}, class_names=FER_CLASSES,
+                                          config={"name": f"member{width}", "epochs": 3}, epoch=2,
+                                          data_checksum="synthetic"))
+    path = save_checkpoint(ensemble_payload(members, flip_tta=True, config={"name": "pair"},
+                                            data_checksum="synthetic"), tmp_path / "ensemble.pt")
+    card = build_model_card(path, synthetic_store)
+    assert "an ensemble of 2 models served as one" in card and "flip TTA" in card
+    assert "  - `member4`: `ferlite` with options `{'width': 4}`" in card
+    assert "  - `member6`: `ferlite` with options `{'width': 6}`" in card
+    assert "Member `member6`'s training config:" in card
+    private = evaluate_checkpoint(path, synthetic_store, "private_test", device="cpu")
+    assert f"| private_test | {private['num_samples']:,} | {private['accuracy']:.4f} |" in card
+    assert load_checkpoint(path)["members"][0]["config"]["name"] == "member4"
