@@ -316,6 +316,25 @@ class UploadQuerySet(models.QuerySet):
         now = now or timezone.now()
         return self.filter(created_at__lt=now - timedelta(days=settings.UPLOAD_RETENTION_DAYS))
 
+    def stale_claims(self, now=None):
+        """Claimed longer ago than INFERENCE_STALE_SECONDS: the claimant died mid-prediction."""
+        now = now or timezone.now()
+        return self.filter(status=Upload.Status.PROCESSING,
+                           started_at__lt=now - timedelta(seconds=settings.INFERENCE_STALE_SECONDS))
+
+    def to_send_again(self, now=None):
+        """Pending uploads no worker will get without a new message: the send failed (the broker was
+        down), never happened (the web process died right after the commit), or was lost (Redis died
+        before writing it to disk); a duplicate message is harmless, since the claim is conditional."""
+        now = now or timezone.now()
+        grace = now - timedelta(seconds=Upload.SEND_GRACE_SECONDS)
+        lost = now - timedelta(seconds=settings.INFERENCE_STALE_SECONDS)
+        return self.filter(status=Upload.Status.PENDING).filter(
+            models.Q(queue_error__gt="")
+            | models.Q(sent_at__isnull=True, queued_at__lt=grace)
+            | models.Q(sent_at__lt=lost)
+        )
+
 
 class Upload(models.Model):
     """One photo sent for prediction, and what the deployed model saw in it.
@@ -336,6 +355,7 @@ class Upload(models.Model):
         WEB = "web"
 
     FINISHED = (Status.DONE, Status.FAILED)
+    SEND_GRACE_SECONDS = 10
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(
@@ -358,6 +378,10 @@ class Upload(models.Model):
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     queued_at = models.DateTimeField(default=timezone.now, help_text="When it was last sent for prediction.")
+    # The broker took it at sent_at; queue_error says why the last send failed (the broker was down).
+    sent_at = models.DateTimeField(null=True, blank=True)
+    queue_error = models.TextField(blank=True)
+    claimed_by = models.CharField(max_length=200, blank=True, help_text="The worker node, or web process, predicting it.")
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
@@ -401,39 +425,56 @@ class Upload(models.Model):
         self.refresh_from_db()
         return bool(updated)
 
-    def claim(self, predicted_by: str) -> bool:
+    def mark_sent(self) -> None:
+        self.sent_at, self.queue_error = timezone.now(), ""
+        Upload.objects.filter(pk=self.pk).update(sent_at=self.sent_at, queue_error="")
+
+    def mark_send_failed(self, reason: str) -> None:
+        self.queue_error = reason or "the queue is unreachable"
+        Upload.objects.filter(pk=self.pk).update(queue_error=self.queue_error)
+
+    def claim(self, predicted_by: str, claimant: str = "") -> bool:
         return self._transition(
-            [self.Status.PENDING], status=self.Status.PROCESSING, predicted_by=predicted_by, started_at=timezone.now()
+            [self.Status.PENDING], status=self.Status.PROCESSING, predicted_by=predicted_by,
+            claimed_by=claimant or predicted_by, started_at=timezone.now(),
         )
+
+    def _finish(self, **changes) -> bool:
+        """Only the claim this object made: a claimant that was given up on (stale) cannot overwrite
+        the one that took over."""
+        updated = Upload.objects.filter(pk=self.pk, status=self.Status.PROCESSING, started_at=self.started_at).update(
+            finished_at=timezone.now(), **changes
+        )
+        self.refresh_from_db()
+        return bool(updated)
 
     def mark_done(self, *, model: str, faces: list[dict], annotated: str, width: int, height: int,
                   whole_image: bool) -> bool:
-        return self._transition(
-            [self.Status.PROCESSING], status=self.Status.DONE, model=model, faces=faces, annotated=annotated,
-            width=width, height=height, whole_image=whole_image, error="", finished_at=timezone.now(),
+        return self._finish(
+            status=self.Status.DONE, model=model, faces=faces, annotated=annotated, width=width, height=height,
+            whole_image=whole_image, error="",
         )
+
+    def mark_failed(self, reason: str) -> bool:
+        if self.status == self.Status.PROCESSING:
+            return self._finish(status=self.Status.FAILED, error=reason)
+        return self._transition([self.Status.PENDING], status=self.Status.FAILED, error=reason, finished_at=timezone.now())
 
     def release_if_stale(self) -> bool:
         """Back to pending when its claimant has held it longer than INFERENCE_STALE_SECONDS: the worker
         died mid-prediction, and its redelivery would find it claimed and do nothing."""
-        cutoff = timezone.now() - timedelta(seconds=settings.INFERENCE_STALE_SECONDS)
-        released = Upload.objects.filter(pk=self.pk, status=self.Status.PROCESSING, started_at__lt=cutoff).update(
-            status=self.Status.PENDING, predicted_by="", started_at=None
+        released = Upload.objects.stale_claims().filter(pk=self.pk).update(
+            status=self.Status.PENDING, predicted_by="", claimed_by="", started_at=None
         )
         self.refresh_from_db()
         return bool(released)
-
-    def mark_failed(self, reason: str) -> bool:
-        return self._transition(
-            [self.Status.PENDING, self.Status.PROCESSING], status=self.Status.FAILED, error=reason,
-            finished_at=timezone.now(),
-        )
 
     def reset_for_whole_image(self) -> bool:
         """Back to pending, to be classified again as one face. False while it is still being predicted."""
         return self._transition(
             self.FINISHED, status=self.Status.PENDING, whole_image=True, faces=[], annotated="", error="",
-            predicted_by="", queued_at=timezone.now(), started_at=None, finished_at=None,
+            predicted_by="", claimed_by="", queued_at=timezone.now(), sent_at=None, queue_error="", started_at=None,
+            finished_at=None,
         )
 
     def delete_files(self) -> None:

@@ -8,13 +8,13 @@ from celery import shared_task
 from celery.signals import worker_ready
 from django.db import OperationalError
 
-from emotions import services, training, uploads
+from emotions import services, training, uploads, worker_signals
 
 logger = logging.getLogger(__name__)
 
 
-# Queues are set in settings.CELERY_TASK_ROUTES: train_run -> training; sweep_runs, predict_upload and
-# purge_old_uploads -> inference.
+# Queues are set in settings.CELERY_TASK_ROUTES: train_run -> training; sweep_runs, predict_upload,
+# sweep_uploads and purge_old_uploads -> inference.
 #
 # acks_late: a run whose worker dies is redelivered, and the redelivery finds the run claimed (or
 # failed by the sweep) and does nothing; no auto-retry, since a run that raised is recorded as failed.
@@ -36,7 +36,16 @@ def sweep_runs() -> dict[str, int]:
 # predicted it already (no worker answered in time), makes this a no-op.
 @shared_task(name="emotions.predict_upload", acks_late=True, ignore_result=True)
 def predict_upload(upload_id: str) -> None:
-    uploads.predict(upload_id, "worker")
+    if uploads.predict(upload_id, "worker", claimant=predict_upload.request.hostname or "") is not None:
+        worker_signals.announce_finished(upload_id)
+
+
+@shared_task(
+    name="emotions.sweep_uploads", acks_late=True, ignore_result=True,
+    autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3,
+)
+def sweep_uploads() -> dict[str, int]:
+    return uploads.sweep_uploads()
 
 
 @shared_task(name="emotions.purge_old_uploads", acks_late=True, ignore_result=True)
@@ -47,9 +56,16 @@ def purge_old_uploads() -> int:
 @worker_ready.connect
 def sweep_at_start_up(sender, **kwargs) -> None:
     """A worker starting under a node name proves that name's previous process is gone: its runs
-    failed. Then the general sweep, so a restart also settles stale and unsent runs at once."""
+    failed, and the uploads it had claimed are pending again. Then the general sweeps, so a restart
+    also settles stale and unsent runs and uploads at once."""
+    consumes_inference = "inference" in sender.app.amqp.queues.consume_from
+    if consumes_inference:
+        worker_signals.start_beating()
     try:
         services.fail_runs_of_restarted_worker(sender.hostname)
         services.sweep_runs()
+        if consumes_inference:
+            uploads.release_claims_of(sender.hostname)
+            uploads.sweep_uploads()
     except Exception:  # never keep a worker from starting; the periodic sweep will try again
         logger.exception("start-up sweep failed")

@@ -1,9 +1,11 @@
 """Photos sent for prediction: checked whole before anything is stored, saved, sent to the `inference`
-queue after the commit, and predicted by a worker, or by the web process when no worker claims them in
-time (a single-process install still answers).
+queue after the commit, and predicted by a worker, or by the web process when no worker will soon (the
+send failed, no worker is alive, or none claimed it in time): a single-process install still answers,
+and so does a stack whose worker or Redis is down.
 
 The worker and the web fallback both claim an upload with the same conditional update
-(`Upload.claim`), so exactly one of them predicts it and the row says which (`predicted_by`).
+(`Upload.claim`), so exactly one of them predicts it and the row says which (`predicted_by`). What the
+broker lost or never got is sent again by `sweep_uploads`.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
+from emotions import worker_signals
 from emotions.faces import png_bytes
 from emotions.models import TrainingRun, Upload
 
@@ -29,6 +32,8 @@ NO_MODEL = "no model is available: deploy a trained run or add ml/weights/defaul
 CONTENT_TYPES = {"JPEG": "image/jpeg", "MPO": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp",
                  "BMP": "image/bmp", "GIF": "image/gif"}
 ANNOTATED_NAME = "annotated.jpg"
+WAIT_STEP_SECONDS = 0.5  # a waiting request checks its row at least this often
+SEND_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0, "interval_max": 0}
 SESSION_OWNER = "upload_owner"  # the session data key holding the token that marks its uploads
 
 
@@ -88,7 +93,12 @@ def predictor_for(path: Path):
     key = (str(path), path.stat().st_mtime)
     with _predictors_lock:
         if not _threads_set:
+            # Per process: the inference worker runs one process per core, so one thread each keeps them
+            # from fighting over the cores (and over a busy machine's, as threads wait for each other).
+            import cv2
+
             torch.set_num_threads(settings.INFERENCE_THREADS)
+            cv2.setNumThreads(settings.INFERENCE_THREADS)
             _threads_set = True
         if key not in _predictors:
             _predictors.clear()  # a new deployment replaces the old model rather than sitting beside it
@@ -146,23 +156,28 @@ def create_uploads(images: list[CheckedImage], *, user=None, session_owner: str 
 
 
 def send_upload(upload: Upload) -> bool:
-    """Send to the `inference` queue; a failure only logs, since the web fallback predicts it anyway."""
+    """Send to the `inference` queue. A failure is kept on the row: the web process predicts the upload
+    when someone waits for it, and the sweep sends it once the broker is back."""
     from emotions.tasks import predict_upload
 
     try:
-        predict_upload.apply_async(args=[str(upload.pk)])
+        # One quick retry, which reconnects after a restart of Redis; no more: the fallback answers anyway.
+        predict_upload.apply_async(args=[str(upload.pk)], retry_policy=SEND_RETRY_POLICY)
     except Exception as error:  # Redis down or unreachable
         logger.warning("upload %s saved but not queued: %s", upload.pk, error)
+        upload.mark_send_failed(f"The queue is unreachable ({error}).")
         return False
+    upload.mark_sent()
     return True
 
 
 # Predicting -----------------------------------------------------------------------------------------
-def predict(upload_id, predicted_by: str) -> Upload | None:
-    """Claim a pending upload for `predicted_by` and predict it. None when it is gone or someone else
-    has it (a duplicate delivery, or the worker and the web fallback racing)."""
+def predict(upload_id, predicted_by: str, claimant: str = "") -> Upload | None:
+    """Claim a pending upload for `predicted_by` (`claimant`: the worker's node name) and predict it.
+    None when it is gone or someone else has it (a duplicate delivery, or the worker and the web
+    fallback racing)."""
     upload = Upload.objects.filter(pk=upload_id).first()
-    if upload is None or not upload.claim(predicted_by):
+    if upload is None or not upload.claim(predicted_by, claimant):
         return None
     try:
         _predict_claimed(upload)
@@ -194,34 +209,67 @@ def _predict_claimed(upload: Upload) -> None:
                      width=analysis.width, height=analysis.height, whole_image=analysis.whole_image)
 
 
+def needs_the_web_process(upload: Upload) -> bool:
+    """Whether this process should predict `upload` now: its send failed, no `inference` worker is
+    alive, none has claimed it within INFERENCE_WORKER_TIMEOUT_SECONDS, or its claimant died on it
+    (released here). A worker that is alive and merely busy is waited for."""
+    if upload.status == Upload.Status.PROCESSING:
+        if upload.release_if_stale():
+            logger.warning("upload %s: its claimant held it too long; predicting it here", upload.pk)
+            return True
+        return False
+    if upload.status != Upload.Status.PENDING:
+        return False
+    waited = (timezone.now() - upload.queued_at).total_seconds()
+    return bool(upload.queue_error) or waited >= settings.INFERENCE_WORKER_TIMEOUT_SECONDS or not worker_signals.workers_alive()
+
+
 def settle(upload: Upload) -> Upload:
-    """Predict in this process an upload no worker has claimed within INFERENCE_WORKER_TIMEOUT_SECONDS
-    of its sending, or whose worker died on it. Called whenever someone looks at it (page, status, API)."""
-    if upload.status == Upload.Status.PROCESSING and upload.release_if_stale():
-        logger.warning("upload %s: its claimant held it too long; predicting it here", upload.pk)
+    """Predict in this process an upload no worker will predict soon (`needs_the_web_process`).
+    Called whenever someone looks at it (page, status, API)."""
+    if needs_the_web_process(upload):
         predict(upload.pk, Upload.PredictedBy.WEB)
         upload.refresh_from_db()
-    if upload.status == Upload.Status.PENDING:
-        waited = (timezone.now() - upload.queued_at).total_seconds()
-        if waited >= settings.INFERENCE_WORKER_TIMEOUT_SECONDS:
-            predict(upload.pk, Upload.PredictedBy.WEB)
-            upload.refresh_from_db()
     return upload
 
 
 def wait_for_result(upload: Upload, timeout: float | None = None) -> Upload:
-    """Wait for a worker to claim it (else predict it here), then for it to finish, up to `timeout`."""
+    """Wait for a worker to predict it (woken by its announcement), or predict it here when no worker
+    will soon, up to `timeout`."""
     timeout = settings.INFERENCE_WAIT_SECONDS if timeout is None else timeout
     deadline = time.monotonic() + timeout
-    claim_deadline = time.monotonic() + settings.INFERENCE_WORKER_TIMEOUT_SECONDS
     while True:
         upload.refresh_from_db()
-        if upload.is_finished or time.monotonic() > deadline:
+        left = deadline - time.monotonic()
+        if upload.is_finished or left <= 0:
             return upload
-        if upload.status == Upload.Status.PENDING and time.monotonic() >= claim_deadline:
+        if needs_the_web_process(upload):
             predict(upload.pk, Upload.PredictedBy.WEB)
             continue
-        time.sleep(0.1)
+        worker_signals.wait_for_finished(upload.pk, min(WAIT_STEP_SECONDS, left))
+
+
+# Keeping uploads from getting lost ------------------------------------------------------------------
+def release_claims_of(worker: str) -> int:
+    """At a worker's start-up: uploads still claimed under its node name belong to its previous life
+    (killed mid-prediction). Back to pending, and sent again."""
+    claimed = list(Upload.objects.filter(status=Upload.Status.PROCESSING, claimed_by=worker).values_list("pk", flat=True))
+    released = Upload.objects.filter(pk__in=claimed, status=Upload.Status.PROCESSING, claimed_by=worker).update(
+        status=Upload.Status.PENDING, predicted_by="", claimed_by="", started_at=None
+    )
+    for upload in Upload.objects.filter(pk__in=claimed, status=Upload.Status.PENDING):
+        send_upload(upload)
+    return released
+
+
+def sweep_uploads() -> dict[str, int]:
+    """Release claims whose claimant died, and send again what no worker would otherwise get (see
+    UploadQuerySet.to_send_again): beat runs it every SWEEP_INTERVAL_SECONDS, workers at start-up."""
+    released = Upload.objects.stale_claims().update(
+        status=Upload.Status.PENDING, predicted_by="", claimed_by="", started_at=None
+    )
+    sent = sum(send_upload(upload) for upload in Upload.objects.to_send_again())
+    return {"released": released, "sent": sent}
 
 
 def classify_whole_image(upload: Upload) -> bool:

@@ -159,6 +159,7 @@ CELERY_TASK_ROUTES = {
     "emotions.train_run": {"queue": "training"},  # GPU hosts: --pool=solo, one per GPU
     "emotions.sweep_runs": {"queue": "inference"},  # CPU, prefork; never busy with a long run
     "emotions.predict_upload": {"queue": "inference"},
+    "emotions.sweep_uploads": {"queue": "inference"},
     "emotions.purge_old_uploads": {"queue": "inference"},
 }
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1  # a training worker must not hold runs another GPU host could take
@@ -184,6 +185,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "emotions.sweep_runs",
         "schedule": SWEEP_INTERVAL_SECONDS,
         "options": {"expires": SWEEP_INTERVAL_SECONDS},  # no pile-up while workers are down
+    },
+    "sweep-uploads": {
+        "task": "emotions.sweep_uploads",
+        "schedule": SWEEP_INTERVAL_SECONDS,
+        "options": {"expires": SWEEP_INTERVAL_SECONDS},
     },
     "purge-old-uploads": {
         "task": "emotions.purge_old_uploads",
@@ -216,12 +222,16 @@ UPLOAD_MAX_PIXELS = env_int("UPLOAD_MAX_PIXELS", 40_000_000)
 UPLOAD_RETENTION_DAYS = env_float("UPLOAD_RETENTION_DAYS", 30)
 # The deployed run's checkpoint serves predictions; without one, the weights shipped with the code.
 SHIPPED_MODEL_PATH = env_path("SHIPPED_MODEL_PATH", SHIPPED_CHECKPOINT)
-# An upload no `inference` worker has claimed after this long is predicted by the web process itself,
-# so an install without workers still answers. INFERENCE_WAIT_SECONDS bounds `?wait=1` on the API.
-INFERENCE_WORKER_TIMEOUT_SECONDS = env_float("INFERENCE_WORKER_TIMEOUT_SECONDS", 3)
+# The web process predicts an upload itself when its send failed or no `inference` worker is alive
+# (emotions.worker_signals), so an install without workers still answers; while a worker is alive and
+# merely busy, only once it has waited INFERENCE_WORKER_TIMEOUT_SECONDS unclaimed.
+# INFERENCE_WAIT_SECONDS bounds `?wait=1` on the API.
+INFERENCE_WORKER_TIMEOUT_SECONDS = env_float("INFERENCE_WORKER_TIMEOUT_SECONDS", 20)
 INFERENCE_WAIT_SECONDS = env_float("INFERENCE_WAIT_SECONDS", 60)
-# An upload claimed longer ago than this lost its worker (killed mid-prediction): the web process redoes it.
-INFERENCE_STALE_SECONDS = env_float("INFERENCE_STALE_SECONDS", 120)
-INFERENCE_THREADS = env_int("INFERENCE_THREADS", 2)
+# An upload claimed longer ago than this lost its worker (killed mid-prediction): the web process redoes
+# it, and the sweep sends it again. A worker restarted under its name releases its claims at once.
+INFERENCE_STALE_SECONDS = env_float("INFERENCE_STALE_SECONDS", 30)
+# Threads for torch and OpenCV in each predicting process (each prefork child, each web process).
+INFERENCE_THREADS = env_int("INFERENCE_THREADS", 1)
 # Django's own cap on files per request answers a bare 400; ours, below it, says why.
 DATA_UPLOAD_MAX_NUMBER_FILES = UPLOAD_MAX_FILES + 10

@@ -157,3 +157,29 @@ class Stack:
     def stop(self) -> None:
         for child in reversed(self.children):
             child.stop(timeout=5)
+
+
+# Talking to a running stack -----------------------------------------------------------------------
+def post_photo(url: str, data: bytes, name: str = "photo.jpg", timeout: float = 90) -> tuple[int, dict]:
+    """POST `data` as the multipart field `image`, as curl -F does; (HTTP status, JSON body).
+    Connection errors (a server that is down or was killed mid-request) are raised as OSError."""
+    import http.client
+    import json
+    import urllib.parse
+    import uuid
+
+    boundary = uuid.uuid4().hex
+    body = b"".join([
+        f"--{boundary}\r\n".encode(),
+        f'Content-Disposition: form-data; name="image"; filename="{name}"\r\n'.encode(),
+        b"Content-Type: image/jpeg\r\n\r\n", data, f"\r\n--{boundary}--\r\n".encode(),
+    ])
+    parts = urllib.parse.urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    try:
+        connection.request("POST", f"{parts.path}?{parts.query}", body,
+                           {"Content-Type": f"multipart/form-data; boundary={boundary}"})
+        response = connection.getresponse()
+        return response.status, json.loads(response.read() or b"{}")
+    finally:
+        connection.close()

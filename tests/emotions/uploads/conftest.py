@@ -11,7 +11,7 @@ from django.test import Client
 from emotions_test_support import Stack, point_celery_at
 from uploads_test_support import astronaut, coffee, encode, save_tiny_checkpoint
 
-from emotions import uploads
+from emotions import uploads, worker_signals
 
 
 @pytest.fixture(scope="session")
@@ -43,6 +43,14 @@ def sent(monkeypatch) -> list:
 def _no_broker(request):
     if not request.node.get_closest_marker("integration"):  # those send to a Redis of their own
         request.getfixturevalue("sent")
+        request.getfixturevalue("worker_expected")
+
+
+@pytest.fixture
+def worker_expected(monkeypatch):
+    """As if an `inference` worker were alive: the web process steps in only after
+    INFERENCE_WORKER_TIMEOUT_SECONDS (0 here unless a test sets it)."""
+    monkeypatch.setattr(worker_signals, "workers_alive", lambda: True)
 
 
 @pytest.fixture(scope="session")

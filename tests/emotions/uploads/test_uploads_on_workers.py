@@ -35,7 +35,9 @@ def test_an_api_upload_is_predicted_by_a_worker_on_the_inference_queue(client, d
     assert response.status_code == 201 and body["status"] == "done", body
     assert body["predicted_by"] == "worker" and body["model"] == f"run {deployed_run.pk}"
     [worker] = inference_stack.running_workers()
-    assert "Task emotions.predict_upload[" in worker.log_text() and "succeeded" in worker.log_text()
+    assert "Task emotions.predict_upload[" in worker.log_text()
+    # The answer comes as the worker announces the row done, a moment before Celery logs the task's end.
+    wait_for(lambda: "succeeded" in worker.log_text(), 10, "the task to be logged as succeeded")
     assert len(body["faces"]) == 1
     upload = Upload.objects.get(pk=body["id"])
     assert upload.annotated and (upload.directory / "face-0.png").is_file()

@@ -1,5 +1,5 @@
-"""A single-process install: Redis takes the upload but no worker consumes the `inference` queue, so
-after INFERENCE_WORKER_TIMEOUT_SECONDS the web process predicts it itself and says so."""
+"""A single-process install: Redis takes the upload but no worker consumes the `inference` queue (none
+beats its heartbeat), so the web process predicts it itself and says so."""
 import pytest
 from django.conf import settings as django_settings
 from emotions_test_support import point_celery_at
