@@ -8,7 +8,7 @@ INSTALLED := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' '
 FER2013_ZIP ?= $(wildcard $(CURDIR)/../shared/data/fer2013.zip)
 export FER2013_ZIP
 
-.PHONY: install run test migrate clean browsers
+.PHONY: install run test migrate clean browsers postgresql
 
 $(INSTALLED): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,8 +30,18 @@ browsers:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 	  else echo "Chromium is missing: run 'sudo apt-get install chromium' for the browser tests"; fi; }
 
-test: install browsers
+# Debian's PostgreSQL for the database tests' second pass; the test run starts a server of its own from it
+# (initdb in a temporary folder, a free port) and removes it afterwards.
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; \
+	  else echo "PostgreSQL is missing: run 'sudo apt-get install postgresql' for the database tests"; fi; }
+
+# The whole suite on SQLite (the embedded default), then the database-facing tests again on PostgreSQL.
+test: install browsers postgresql
 	$(PY) -m pytest
+	$(PY) -m pytest -m database --database=postgresql
 
 clean:
 	rm -rf $(VENV) var/test-cache

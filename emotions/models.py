@@ -267,6 +267,11 @@ class TrainingRun(models.Model):
         if self.status != self.Status.SUCCEEDED or not self.checkpoint:
             raise ValidationError(f"Run #{self.pk} cannot be deployed: only a succeeded run with a checkpoint can.")
         with transaction.atomic():
+            # Deployments queue up: each first locks every run that may be deployed, in one order (no
+            # deadlock), so the next one sees this one committed and replaces it. Without the lock, two at
+            # once on PostgreSQL both find nothing to undeploy and collide on one_deployed_model.
+            list(TrainingRun.objects.select_for_update().filter(status=self.Status.SUCCEEDED).order_by("pk")
+                 .values_list("pk", flat=True))
             TrainingRun.objects.filter(is_deployed=True).exclude(pk=self.pk).update(is_deployed=False)
             TrainingRun.objects.filter(pk=self.pk).update(is_deployed=True)
         self.is_deployed = True

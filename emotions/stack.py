@@ -125,19 +125,32 @@ def describe_exit(returncode: int) -> str:
     return f"exited with code {returncode}"
 
 
-def _die_with_parent_hook() -> Callable[[], None] | None:
-    """A preexec_fn that has the kernel SIGKILL the child when the process that started it dies."""
-    if not sys.platform.startswith("linux"):
+def _child_setup(die_with_parent: bool, user: str | None) -> Callable[[], None] | None:
+    """A preexec_fn: become `user` (when root starts what refuses to run as root, like PostgreSQL), then
+    have the kernel SIGKILL the child when the process that started it dies. In that order: a change
+    of user clears the parent-death signal."""
+    account = None
+    if user is not None:
+        import pwd
+
+        account = pwd.getpwnam(user)  # looked up before the fork, like everything the child calls
+    die_with_parent = die_with_parent and sys.platform.startswith("linux")
+    if account is None and not die_with_parent:
         return None
-    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before the fork, not in the child
+    prctl = ctypes.CDLL(None, use_errno=True).prctl if die_with_parent else None
     parent = os.getpid()
 
-    def hook() -> None:
-        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        if os.getppid() != parent:  # the parent died before the line above took effect
-            os.kill(os.getpid(), signal.SIGKILL)
+    def setup() -> None:
+        if account is not None:
+            os.initgroups(account.pw_name, account.pw_gid)
+            os.setgid(account.pw_gid)
+            os.setuid(account.pw_uid)
+        if prctl is not None:
+            prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+            if os.getppid() != parent:  # the parent died before the line above took effect
+                os.kill(os.getpid(), signal.SIGKILL)
 
-    return hook
+    return setup
 
 
 @dataclass
@@ -147,6 +160,7 @@ class Child:
     env: dict[str, str] | None = None
     log_path: Path | None = None  # None: its output goes to the supervisor's, each line prefixed with its name
     die_with_parent: bool = True  # PR_SET_PDEATHSIG: killed when the process (thread) that started it dies
+    user: str | None = None  # run as this account (the supervisor being root)
     process: subprocess.Popen | None = field(default=None, repr=False)
     tail: collections.deque = field(default_factory=lambda: collections.deque(maxlen=TAIL_LINES), repr=False)
 
@@ -158,7 +172,7 @@ class Child:
         try:
             self.process = subprocess.Popen(
                 self.command, env=env, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True, preexec_fn=_die_with_parent_hook() if self.die_with_parent else None,
+                start_new_session=True, preexec_fn=_child_setup(self.die_with_parent, self.user),
             )
         finally:
             if self.log_path:

@@ -10,6 +10,14 @@ from ml.data.entry_sources import file_sha256
 TEST_CACHE = Path(__file__).resolve().parent.parent / "var" / "test-cache"
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--database", choices=["sqlite", "postgresql"], default="sqlite",
+        help="the test database: a SQLite file (default), or a PostgreSQL server the run starts itself "
+             "(`make test` runs the tests marked `database` on both)",
+    )
+
+
 @pytest.fixture(scope="session")
 def fer2013_zip() -> Path:
     """The real archive named by FER2013_ZIP (CI sets it); tests needing it skip only when it is unset."""

@@ -9,16 +9,49 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import Permission
-from emotions_test_support import RedisServer, Stack, dataset_for, make_experiment, make_noise_store, point_celery_at
+from django.db import connections
+from emotions_test_support import (
+    PostgresServer,
+    RedisServer,
+    Stack,
+    dataset_for,
+    make_experiment,
+    make_noise_store,
+    point_celery_at,
+)
 
 from emotions.models import Dataset, Experiment
 
 
 # The database and files ---------------------------------------------------------------------------
 @pytest.fixture(scope="session")
-def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, tmp_path_factory):
-    """A test database in a file (not in memory), so worker processes can open the same one."""
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, request, tmp_path_factory):
+    """A test database in a file (not in memory), so worker processes can open the same one; or, with
+    --database=postgresql, on a PostgreSQL server of the run's own."""
+    if request.config.getoption("--database") == "postgresql":
+        server = request.getfixturevalue("postgres_server")
+        database = settings.DATABASES["default"]
+        test = {**database.get("TEST", {}), **server.database_settings().pop("TEST")}
+        # In place, over Django's defaults; OPTIONS replaced: SQLite's (timeout, WAL) mean nothing here.
+        database.update(server.database_settings(), TEST=test)
+        try:
+            del connections["default"]  # made from the SQLite settings if anything touched it already
+        except AttributeError:
+            pass
+        return
     settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = str(tmp_path_factory.mktemp("db") / "test.sqlite3")
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    try:
+        server = PostgresServer()
+    except RuntimeError as error:  # not installed
+        pytest.fail(str(error))
+    try:
+        yield server.start()
+    finally:
+        server.stop()
 
 
 @pytest.fixture(autouse=True)

@@ -104,6 +104,93 @@ class RedisServer:
         self.child.kill()
 
 
+class PostgresServer:
+    """A throw-away PostgreSQL server from Debian's `postgresql` package: a cluster made with initdb in a
+    temporary folder, listening on a free 127.0.0.1 port, gone with the folder at stop(). Durability is
+    off (fsync, synchronous commit): nothing here outlives the test run."""
+
+    def __init__(self):
+        import tempfile
+
+        self.bin_dir = postgres_bin_dir()
+        # Not under pytest's tmp_path: as root that is private to root, and the server runs as postgres.
+        self.directory = Path(tempfile.mkdtemp(prefix="fer-test-postgresql-"))
+        self.port = stack.free_port()
+        self.child: stack.Child | None = None
+        # PostgreSQL refuses to run as root; Debian's package made the account it runs as.
+        self.user = "postgres" if os.geteuid() == 0 else None
+
+    def start(self) -> PostgresServer:
+        import shutil
+        import subprocess
+
+        data, sockets = self.directory / "data", self.directory / "sockets"
+        sockets.mkdir(parents=True)
+        if self.user:
+            shutil.chown(self.directory, self.user)
+            shutil.chown(sockets, self.user)
+        made = subprocess.run(
+            [str(self.bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
+             "--no-sync", "--no-instructions"],
+            capture_output=True, text=True, preexec_fn=stack._child_setup(True, self.user),
+        )
+        if made.returncode:
+            raise RuntimeError(f"initdb failed:\n{made.stdout}{made.stderr}")
+        command = [
+            str(self.bin_dir / "postgres"), "-D", str(data), "-p", str(self.port), "-h", "127.0.0.1",
+            "-k", str(sockets), "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+        ]
+        self.child = stack.Child("postgresql", command, log_path=self.directory / "postgresql.log", user=self.user)
+        self.child.start()
+        wait_for(self._answers, 60, f"PostgreSQL on port {self.port}")
+        return self
+
+    def _answers(self) -> bool:
+        import psycopg
+
+        assert self.child.running, self.child.log_text()
+        try:
+            psycopg.connect(host="127.0.0.1", port=self.port, user="postgres", dbname="postgres", connect_timeout=2).close()
+        except psycopg.OperationalError:
+            return False
+        return True
+
+    def database_settings(self, name: str = "fer") -> dict:
+        return {"ENGINE": "django.db.backends.postgresql", "NAME": name, "USER": "postgres", "PASSWORD": "",
+                "HOST": "127.0.0.1", "PORT": str(self.port), "CONN_MAX_AGE": 0, "CONN_HEALTH_CHECKS": False,
+                "OPTIONS": {}, "TEST": {"NAME": f"test_{name}"}}
+
+    def stop(self) -> None:
+        import shutil
+        import signal
+
+        if self.child is not None:
+            self.child.signal(signal.SIGINT)  # a fast shutdown: SIGTERM's waits for every client to leave
+            self.child.wait_or_kill(30)
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def postgres_bin_dir() -> Path:
+    """Where Debian keeps initdb and postgres (not on PATH): the newest /usr/lib/postgresql/<version>/bin."""
+    import shutil
+
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda path: int(path.parts[-3]))
+    if versions:
+        return versions[-1].parent
+    found = shutil.which("initdb")
+    if found:
+        return Path(found).resolve().parent
+    raise RuntimeError("PostgreSQL is not installed: `apt-get install postgresql` (make test installs it)")
+
+
+def database_url() -> str:
+    """The test database as a DATABASE_URL, for the worker processes the integration tests start."""
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] == "django.db.backends.postgresql":
+        return f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
+    return f"sqlite:///{database['NAME']}"
+
+
 class Stack:
     """Workers and beat for one test module, run against `redis` with the test database and media."""
 
@@ -115,7 +202,7 @@ class Stack:
         self.env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "fer_site.settings",
-            "DATABASE_URL": f"sqlite:///{settings.DATABASES['default']['NAME']}",
+            "DATABASE_URL": database_url(),
             "MEDIA_ROOT": str(self.media),
             "VAR_DIR": str(directory),
             "REDIS_URL": redis.url,

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from emotions.models import EpochMetric, TrainingRun
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.database]
 
 
 @pytest.fixture

@@ -87,6 +87,7 @@ def test_deleting_takes_a_post(visitor, astronaut_jpeg):
     assert Upload.objects.filter(pk=upload.pk).exists()
 
 
+@pytest.mark.database
 def test_uploads_older_than_the_retention_are_purged_with_their_files(
     visitor, astronaut_jpeg, coffee_jpeg, settings, django_capture_on_commit_callbacks
 ):

@@ -9,7 +9,7 @@ from uploads_test_support import file
 from emotions import uploads, worker_signals
 from emotions.models import Upload
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.database]
 
 API = "/api/predictions/"
 
