@@ -75,3 +75,7 @@ class MultipleFileField(forms.FileField):
 class UploadForm(forms.Form):
     images = MultipleFileField(required=False, label="Photos")
     whole_image = forms.BooleanField(required=False, label="This is already a face: classify the whole image")
+
+
+class ApiTokenForm(forms.Form):
+    name = forms.CharField(max_length=100, label="Name", help_text="What will use it, e.g. 'lab camera script'.")

@@ -1,7 +1,8 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
-from emotions.views import api, datasets, downloads, experiments, runs, uploads
+from emotions.login_throttle import LoginView
+from emotions.views import api, datasets, downloads, experiments, runs, tokens, uploads
 
 app_name = "emotions"
 
@@ -17,6 +18,8 @@ urlpatterns = [
     path("history/", uploads.history, name="history"),
     path("api/predictions/", api.predictions, name="api_predictions"),
     path("api/predictions/<uuid:pk>/", api.prediction, name="api_prediction"),
+    path("tokens/", tokens.token_list, name="tokens"),
+    path("tokens/<int:pk>/revoke/", tokens.token_revoke, name="token_revoke"),
     path("experiments/", experiments.leaderboard, name="experiments"),
     path("compare/", experiments.compare, name="compare"),
     path("runs/<int:pk>/", runs.run_detail, name="run"),
@@ -31,6 +34,6 @@ urlpatterns = [
     path("datasets/<int:pk>/", datasets.dataset_detail, name="dataset"),
     path("datasets/<int:pk>/faces/<int:index>.png", datasets.dataset_face, name="dataset_face"),
     # Dashboards are for logged-in users, not only staff: the admin's login page lets in staff alone.
-    path("login/", auth_views.LoginView.as_view(next_page=reverse_lazy("emotions:experiments")), name="login"),
+    path("login/", LoginView.as_view(next_page=reverse_lazy("emotions:experiments")), name="login"),
     path("logout/", auth_views.LogoutView.as_view(next_page=reverse_lazy("emotions:login")), name="logout"),
 ]

@@ -211,6 +211,13 @@ LOGGING = {
     "loggers": {"django": {"level": "INFO", "propagate": True}},
 }
 
+# Logins (the admin's and /login/): an address with LOGIN_FAILURE_LIMIT failures within
+# LOGIN_FAILURE_WINDOW_SECONDS is refused until the oldest leaves the window (emotions.login_throttle).
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+LOGIN_FAILURE_WINDOW_SECONDS = env_float("LOGIN_FAILURE_WINDOW_SECONDS", 900)
+# Behind a proxy: the client's address is the last one of X-Forwarded-For (what the proxy saw).
+LOGIN_ADDRESS_FROM_X_FORWARDED_FOR = env_bool("LOGIN_ADDRESS_FROM_X_FORWARDED_FOR", False)
+
 # Experiment dashboards: logged-in users only, unless DASHBOARDS_PUBLIC=1 opens them to every visitor.
 DASHBOARDS_PUBLIC = env_bool("DASHBOARDS_PUBLIC", False)
 

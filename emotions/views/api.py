@@ -1,17 +1,22 @@
 """The JSON API: POST /api/predictions/ (multipart field `image`, `?wait=1` to wait for the result,
 `?whole_image=1` to classify the photo as one face) and GET /api/predictions/<id>/. A POST answers 201
-with the result, or 202 while it is still pending or processing (then GET its Location). Errors are JSON too: {"error": "..."} with 400, 404, 405, 413 or 503.
+with the result, or 202 while it is still pending or processing (then GET its Location). Errors are
+JSON too: {"error": "..."} with 400, 401, 404, 405, 413 or 503.
 
-Clients without a session or account own nothing but the id: it is a random UUID, and whoever holds it
-may fetch the prediction. An upload made from a logged-in or session-holding browser stays theirs.
+A program sends `Authorization: Bearer <token>` (a token its user made on /tokens/) and acts as that
+user: its uploads are the user's, private like a logged-in browser's. A wrong or revoked token is a 401.
+Without a token nothing changes: an upload made from a logged-in or session-holding browser stays theirs,
+and one made with neither owns nothing but its id, a random UUID: whoever holds it may fetch it.
 """
+from functools import wraps
+
 from django.http import JsonResponse
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
 from emotions import uploads
-from emotions.models import Upload
+from emotions.models import ApiToken, Upload
 from emotions.views.uploads import session_owner
 
 TRUE = ("1", "true", "yes", "on")
@@ -25,10 +30,38 @@ def _result(upload: Upload, status: int = 200) -> JsonResponse:
     return JsonResponse(upload.to_dict(), status=status)
 
 
+def _bearer_secret(request) -> str | None:
+    """The token in `Authorization: Bearer <token>`; None without the header, "" when it is malformed."""
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    if not header:
+        return None
+    scheme, _, secret = header.partition(" ")
+    return secret.strip() if scheme.lower() == "bearer" else ""
+
+
+def token_auth(view):
+    """A request with a bearer token acts as the token's user (for this request; no session is made)."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        secret = _bearer_secret(request)
+        if secret is not None:
+            token = ApiToken.objects.authenticate(secret) if secret else None
+            if token is None:
+                response = _error("Invalid or revoked API token.", 401)
+                response["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+                return response
+            request.user = token.user
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
 # csrf_exempt: programs post here without a CSRF cookie. A browser session cannot be ridden to do harm:
 # the API only creates uploads (owned by that session, as the page would) and reads ones it may see.
 @csrf_exempt
 @never_cache
+@token_auth
 def predictions(request):
     if request.method != "POST":
         return _error("Use POST with a multipart field named 'image'.", 405)
@@ -56,6 +89,7 @@ def predictions(request):
 
 
 @never_cache
+@token_auth
 def prediction(request, pk):
     if request.method != "GET":
         return _error("Use GET.", 405)
