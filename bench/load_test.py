@@ -8,7 +8,9 @@ which process predicted (the inference worker or the web process's fallback).
 
 By default it starts the stack itself (`manage.py runstack` on free ports, a throw-away VAR_DIR) twice:
 as `make run` serves it, and as a baseline in the same run, the serving settings from before (Django's
-runserver, 2 torch threads per process, the web process stepping in after 3 s unclaimed).
+runserver, 2 torch threads per process, the web process stepping in after 3 s unclaimed). On the first
+it then repeats the issue's failure rows: 4 clients while the inference worker, then Redis, is SIGKILLed
+4 s in (runstack restarts it; the uploads must all be answered anyway).
 
     python bench/load_test.py                                   # both stacks, 1/4/8/16 clients
     python bench/load_test.py --concurrency 8 --requests 100 --no-baseline
@@ -56,6 +58,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--no-baseline", action="store_true", help="only the stack as `make run` serves it")
     parser.add_argument("--inference-concurrency", type=int, default=2, help="for the stacks it starts")
     parser.add_argument("--timeout", type=float, default=120, help="seconds one upload may take")
+    parser.add_argument("--faults", type=int, default=60,
+                        help="uploads (4 clients) with the inference worker, then Redis, SIGKILLed after 4 s; "
+                             "0 skips (only with a stack of its own)")
     parser.add_argument("--json", help="also write the results here")
     return parser.parse_args(argv)
 
@@ -224,6 +229,29 @@ class StartedStack:
                 raise RuntimeError(f"the {self.name} stack did not come up; its log:\n{text[-3000:]}")
             time.sleep(1)
 
+    def child(self, marker: str):
+        """The supervisor's direct child whose command line contains `marker`, as a psutil.Process."""
+        import psutil
+
+        for child in psutil.Process(self.process.pid).children():
+            try:
+                if marker in " ".join(child.cmdline()):
+                    return child
+            except psutil.Error:
+                continue
+        return None
+
+    def kill_later(self, marker: str, after: float) -> threading.Thread:
+        def kill() -> None:
+            time.sleep(after)
+            victim = self.child(marker)
+            if victim is not None:
+                victim.send_signal(signal.SIGKILL)
+
+        thread = threading.Thread(target=kill, daemon=True)
+        thread.start()
+        return thread
+
     def cpu_seconds(self) -> dict[str, float]:
         """CPU time (user + system) each process of the stack has used so far, with what it forked: where
         the time of an upload goes, measured rather than guessed."""
@@ -295,12 +323,37 @@ def run_levels(server: str, url: str, photo: bytes, args, levels: list[int],
     return results
 
 
+FAULTS = [("-Q inference", "inference worker"), ("redis-server", "Redis")]
+
+
+def run_faults(server: str, stack: StartedStack, photo: bytes, args) -> list[Level]:
+    """The issue's failure rows: 4 clients, one process SIGKILLed 4 s in; runstack restarts it."""
+    results = []
+    for marker, victim in FAULTS:
+        ready_before = stack.log.read_text(errors="replace").count(" ready.")
+        killer = stack.kill_later(marker, 4.0)
+        # No CPU figures: a killed process takes its CPU time with it.
+        level = measure(f"{server}, {victim} SIGKILLed after 4 s", stack.url, photo, 4, args.faults, args.timeout)
+        killer.join()
+        print(table([level]).splitlines()[-1], flush=True)
+        if level.problems:
+            print(f"    failures: {level.problems}", flush=True)
+        results.append(level)
+        if victim == "inference worker":  # back before the next fault, so each row shows one fault
+            deadline = time.monotonic() + 180
+            while stack.log.read_text(errors="replace").count(" ready.") <= ready_before and time.monotonic() < deadline:
+                time.sleep(1)
+    return results
+
+
 def cpu_table(levels: list[Level]) -> str:
     names = sorted({name for level in levels for name in level.cpu_ms_per_upload})
     if not names:
         return ""
     lines = [f"| server | clients | {' | '.join(names)} | total |", "| --- | ---: |" + " ---: |" * (len(names) + 1)]
     for level in levels:
+        if not level.cpu_ms_per_upload:
+            continue
         spent = [level.cpu_ms_per_upload.get(name, 0.0) for name in names]
         lines.append(f"| {level.server} | {level.clients} | {' | '.join(f'{ms:.0f}' for ms in spent)} | {sum(spent):.0f} |")
     return "\n".join(lines)
@@ -326,6 +379,8 @@ def main(argv=None) -> int:
             try:
                 started.wait_until_serving()
                 results += run_levels(name, started.url, photo, args, levels, started)
+                if args.faults and not extra_args:
+                    results += run_faults(name, started, photo, args)
             finally:
                 started.stop()
 

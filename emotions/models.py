@@ -467,6 +467,14 @@ class Upload(models.Model):
             return self._finish(status=self.Status.FAILED, error=reason)
         return self._transition([self.Status.PENDING], status=self.Status.FAILED, error=reason, finished_at=timezone.now())
 
+    def release_claim(self) -> bool:
+        """Back to pending, if still under the claim this object holds (its claimant was found dead)."""
+        released = Upload.objects.filter(
+            pk=self.pk, status=self.Status.PROCESSING, claimed_by=self.claimed_by, started_at=self.started_at
+        ).update(status=self.Status.PENDING, predicted_by="", claimed_by="", started_at=None)
+        self.refresh_from_db()
+        return bool(released)
+
     def release_if_stale(self) -> bool:
         """Back to pending when its claimant has held it longer than INFERENCE_STALE_SECONDS: the worker
         died mid-prediction, and its redelivery would find it claimed and do nothing."""

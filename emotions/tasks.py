@@ -60,7 +60,7 @@ def sweep_at_start_up(sender, **kwargs) -> None:
     also settles stale and unsent runs and uploads at once."""
     consumes_inference = "inference" in sender.app.amqp.queues.consume_from
     if consumes_inference:
-        worker_signals.start_beating()
+        worker_signals.start_beating(sender.hostname)
     try:
         services.fail_runs_of_restarted_worker(sender.hostname)
         services.sweep_runs()

@@ -211,11 +211,15 @@ def _predict_claimed(upload: Upload) -> None:
 
 def needs_the_web_process(upload: Upload) -> bool:
     """Whether this process should predict `upload` now: its send failed, no `inference` worker is
-    alive, none has claimed it within INFERENCE_WORKER_TIMEOUT_SECONDS, or its claimant died on it
-    (released here). A worker that is alive and merely busy is waited for."""
+    alive, none has claimed it within INFERENCE_WORKER_TIMEOUT_SECONDS, or its claimant died on it (no
+    heartbeat from it, or held past INFERENCE_STALE_SECONDS: released here). A worker that is alive
+    and merely busy is waited for."""
     if upload.status == Upload.Status.PROCESSING:
         if upload.release_if_stale():
             logger.warning("upload %s: its claimant held it too long; predicting it here", upload.pk)
+            return True
+        if _claimant_is_dead(upload) and upload.release_claim():
+            logger.warning("upload %s: its worker %s stopped beating; predicting it here", upload.pk, upload.claimed_by)
             return True
         return False
     if upload.status != Upload.Status.PENDING:
@@ -224,11 +228,35 @@ def needs_the_web_process(upload: Upload) -> bool:
     return bool(upload.queue_error) or waited >= settings.INFERENCE_WORKER_TIMEOUT_SECONDS or not worker_signals.workers_alive()
 
 
+# One web prediction at a time per process. Its threads mostly wait for workers; with the worker down, a
+# burst of them predicting at once would only fight over the cores. The others stay pending meanwhile,
+# so a worker that is back takes them.
+_web_prediction_slot = threading.Lock()
+
+
+def _predict_here(upload_id, wait: float) -> bool:
+    """Predict in this process once the slot is free within `wait` seconds; False if it was not."""
+    if not _web_prediction_slot.acquire(timeout=wait):
+        return False
+    try:
+        predict(upload_id, Upload.PredictedBy.WEB)
+    finally:
+        _web_prediction_slot.release()
+    return True
+
+
+def _claimant_is_dead(upload: Upload) -> bool:
+    """A worker claimed it, has had time to beat since, and has not (killed mid-prediction)."""
+    if upload.predicted_by != Upload.PredictedBy.WORKER or not upload.claimed_by or upload.started_at is None:
+        return False
+    held = (timezone.now() - upload.started_at).total_seconds()
+    return held > worker_signals.ALIVE_SECONDS and not worker_signals.worker_alive(upload.claimed_by)
+
+
 def settle(upload: Upload) -> Upload:
     """Predict in this process an upload no worker will predict soon (`needs_the_web_process`).
     Called whenever someone looks at it (page, status, API)."""
-    if needs_the_web_process(upload):
-        predict(upload.pk, Upload.PredictedBy.WEB)
+    if needs_the_web_process(upload) and _predict_here(upload.pk, WAIT_STEP_SECONDS):
         upload.refresh_from_db()
     return upload
 
@@ -244,7 +272,7 @@ def wait_for_result(upload: Upload, timeout: float | None = None) -> Upload:
         if upload.is_finished or left <= 0:
             return upload
         if needs_the_web_process(upload):
-            predict(upload.pk, Upload.PredictedBy.WEB)
+            _predict_here(upload.pk, min(WAIT_STEP_SECONDS, left))
             continue
         worker_signals.wait_for_finished(upload.pk, min(WAIT_STEP_SECONDS, left))
 

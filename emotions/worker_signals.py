@@ -1,5 +1,5 @@
 """What the `inference` workers tell the web processes through Redis, the broker they share: that a worker
-is alive (a key each worker refreshes every second), and that an upload is finished (a list the waiting
+is alive (keys each worker refreshes every second: any worker's, and its own), and that an upload is finished (a list the waiting
 request blocks on, so it answers the moment the worker is done instead of polling the database).
 
 Both are hints. With Redis down no worker counts as alive and waiting falls back to short sleeps; the
@@ -41,28 +41,38 @@ def _client() -> redis.Redis | None:
 # Alive ----------------------------------------------------------------------------------------------
 def workers_alive() -> bool:
     """Whether some `inference` worker beat within ALIVE_SECONDS."""
+    return _exists(ALIVE_KEY)
+
+
+def worker_alive(node: str) -> bool:
+    """Whether the worker with this node name (`inference@host`) beat within ALIVE_SECONDS."""
+    return _exists(f"{ALIVE_KEY}:{node}")
+
+
+def _exists(key: str) -> bool:
     client = _client()
     if client is None:
         return False
     try:
-        return bool(client.exists(ALIVE_KEY))
+        return bool(client.exists(key))
     except redis.RedisError:
         return False
 
 
-def beat_once() -> None:
+def beat_once(node: str) -> None:
     client = _client()
     if client is not None:
-        client.set(ALIVE_KEY, "1", px=int(ALIVE_SECONDS * 1000))
+        alive = int(ALIVE_SECONDS * 1000)
+        client.pipeline().set(ALIVE_KEY, "1", px=alive).set(f"{ALIVE_KEY}:{node}", "1", px=alive).execute()
 
 
-def start_beating() -> threading.Thread:
+def start_beating(node: str) -> threading.Thread:
     """In a worker's main process: beat every BEAT_SECONDS for as long as the process lives."""
 
     def beat_forever() -> None:
         while True:
             try:
-                beat_once()
+                beat_once(node)
             except redis.RedisError as error:  # Redis down: nobody can send us work anyway
                 logger.debug("inference heartbeat failed: %s", error)
             time.sleep(BEAT_SECONDS)

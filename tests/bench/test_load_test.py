@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_the_load_test_starts_the_stack_and_reports_every_level(tmp_path):
     ran = subprocess.run(
         [sys.executable, ROOT / "bench" / "load_test.py", "--concurrency", "1,2", "--requests", "2", "--warmup", "1",
-         "--no-baseline", "--inference-concurrency", "1", "--json", tmp_path / "load.json"],
+         "--no-baseline", "--faults", "0", "--inference-concurrency", "1", "--json", tmp_path / "load.json"],
         cwd=ROOT, capture_output=True, text=True, timeout=600,
     )
     assert ran.returncode == 0, ran.stdout + ran.stderr

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from emotions.models import LoginFailure
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.database]
 
 ATTACKER, NEIGHBOUR = "203.0.113.7", "198.51.100.4"
 

@@ -51,6 +51,7 @@ def worker_expected(monkeypatch):
     """As if an `inference` worker were alive: the web process steps in only after
     INFERENCE_WORKER_TIMEOUT_SECONDS (0 here unless a test sets it)."""
     monkeypatch.setattr(worker_signals, "workers_alive", lambda: True)
+    monkeypatch.setattr(worker_signals, "worker_alive", lambda node: True)
 
 
 @pytest.fixture(scope="session")

@@ -139,3 +139,21 @@ def test_a_claimant_given_up_on_cannot_overwrite_the_one_that_took_over(busy_wor
     assert not late_worker.mark_done(model="late", faces=[], annotated="", width=1, height=1, whole_image=False)
     upload.refresh_from_db()
     assert upload.model == "shipped" and upload.predicted_by == "web"
+
+
+def test_an_upload_whose_worker_stopped_beating_is_redone_at_once(busy_worker, monkeypatch, astronaut_jpeg):
+    upload = pending_upload(astronaut_jpeg)
+    assert upload.claim("worker", "inference@killed")
+    Upload.objects.filter(pk=upload.pk).update(started_at=timezone.now() - timedelta(seconds=5))
+    upload.refresh_from_db()
+    assert uploads.settle(upload).status == "processing"  # its worker still beats: it is working on it
+
+    monkeypatch.setattr(worker_signals, "worker_alive", lambda node: node != "inference@killed")
+    assert uploads.settle(upload).status == "done" and upload.predicted_by == "web"
+
+
+def test_a_fresh_claim_is_not_taken_for_dead_before_its_worker_could_beat(busy_worker, monkeypatch, astronaut_jpeg):
+    monkeypatch.setattr(worker_signals, "worker_alive", lambda node: False)
+    upload = pending_upload(astronaut_jpeg)
+    assert upload.claim("worker", "inference@new")
+    assert uploads.settle(upload).status == "processing"
