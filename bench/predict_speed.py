@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from ml.classes import FER_CLASSES  # noqa: E402
-from ml.inference import EmotionPredictor, detect_faces, draw_boxes, image_to_gray_array, load_image  # noqa: E402
+from ml.inference import EmotionPredictor, draw_boxes, load_image  # noqa: E402
 from ml.models import count_parameters, create_model  # noqa: E402
 
 BATCH = 64
@@ -119,14 +119,14 @@ def model_rows(predictors: dict[str, EmotionPredictor], args) -> list[dict]:
 
 
 def upload_rows(label: str, predictor: EmotionPredictor, data: bytes, args) -> list[dict]:
-    gray = image_to_gray_array(load_image(data))
+    image = load_image(data)
     paths = {"upload, faces detected": False, "upload, whole image only (baseline)": True}
     found = {name: upload(predictor, data, whole) for name, whole in paths.items()}
     calls = {name: lambda whole=whole: upload(predictor, data, whole) for name, whole in paths.items()}
-    calls["of which: face detection alone"] = lambda: detect_faces(gray)
+    calls["of which: face detection alone"] = lambda: predictor.detect_faces(image)
     times = seconds_per_call(calls, args.photo_runs)
     rows = [row(name, label, times[name], found[name], faces_found=found[name]) for name in paths]
-    rows.append(row("of which: face detection alone", "Haar cascade", times["of which: face detection alone"], 0))
+    rows.append(row("of which: face detection alone", predictor.detector, times["of which: face detection alone"], 0))
     return rows
 
 
@@ -180,7 +180,7 @@ def markdown(results: dict) -> str:
 def main(argv=None) -> None:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
-    cv2.setNumThreads(args.threads)  # face detection runs in OpenCV's own thread pool
+    cv2.setNumThreads(args.threads)  # the Haar cascade runs in OpenCV's own thread pool (MTCNN in torch's)
     predictor, source = deployed_predictor(args.checkpoint)
     unoptimized, _ = deployed_predictor(args.checkpoint, optimize=False)
     baseline = random_predictor("cnn3")

@@ -102,7 +102,7 @@ def predictor_for(path: Path):
             _threads_set = True
         if key not in _predictors:
             _predictors.clear()  # a new deployment replaces the old model rather than sitting beside it
-            _predictors[key] = EmotionPredictor.from_checkpoint(path, device="cpu")
+            _predictors[key] = EmotionPredictor.from_checkpoint(path, device="cpu", detector=settings.FACE_DETECTOR)
         return _predictors[key]
 
 

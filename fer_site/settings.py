@@ -240,5 +240,9 @@ INFERENCE_WAIT_SECONDS = env_float("INFERENCE_WAIT_SECONDS", 60)
 INFERENCE_STALE_SECONDS = env_float("INFERENCE_STALE_SECONDS", 30)
 # Threads for torch and OpenCV in each predicting process (each prefork child, each web process).
 INFERENCE_THREADS = env_int("INFERENCE_THREADS", 1)
+# Who finds the faces in uploads: "mtcnn" (facenet-pytorch) or "haar" (OpenCV's cascade); ml/inference/faces.py.
+FACE_DETECTOR = env_str("FACE_DETECTOR", "mtcnn")
+if FACE_DETECTOR not in ("mtcnn", "haar"):
+    raise ImproperlyConfigured(f"FACE_DETECTOR={FACE_DETECTOR!r}: use mtcnn or haar")
 # Django's own cap on files per request answers a bare 400; ours, below it, says why.
 DATA_UPLOAD_MAX_NUMBER_FILES = UPLOAD_MAX_FILES + 10

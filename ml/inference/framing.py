@@ -113,13 +113,14 @@ def cut_square(gray: np.ndarray, centre_x: float, centre_y: float, side: float, 
         size = (max(1, round(region.shape[1] * shrink)), max(1, round(region.shape[0] * shrink)))
         region = cv2.resize(region, size, interpolation=cv2.INTER_AREA)
     scale_x, scale_y = region.shape[1] / (right - left), region.shape[0] / (bottom - top)
-    centre = ((centre_x - left) * scale_x, (centre_y - top) * scale_y)
+    # The centre in OpenCV's pixel-centre coordinates (pixel i spans [i - 0.5, i + 0.5]).
+    centre = ((centre_x - left) * scale_x - 0.5, (centre_y - top) * scale_y - 0.5)
     work_side = side * scale_x
     # Turn about the centre and move the square to the middle of the output. A square larger than 48
     # pixels is turned at its own size and then shrunk with INTER_AREA (warpAffine has no area filter).
     out_side = FACE_SIZE if work_side <= FACE_SIZE else round(work_side)
     transform = cv2.getRotationMatrix2D(centre, angle, out_side / work_side)
-    transform[:, 2] += (out_side / 2 - centre[0], out_side / 2 - centre[1])
+    transform[:, 2] += (out_side / 2 - 0.5 - centre[0], out_side / 2 - 0.5 - centre[1])
     turned = cv2.warpAffine(region, transform, (out_side, out_side), flags=cv2.INTER_LINEAR,
                             borderMode=cv2.BORDER_REFLECT_101)
     if out_side == FACE_SIZE:

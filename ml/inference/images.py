@@ -46,8 +46,13 @@ def load_image(data: bytes, *, max_bytes: int = MAX_BYTES, max_pixels: int = MAX
 
 
 def image_to_gray_array(image: Image.Image) -> np.ndarray:
-    """(H, W) uint8 luminance, the input face detection and the models work on."""
+    """(H, W) uint8 luminance, what the models and the Haar cascade work on."""
     return np.ascontiguousarray(np.asarray(image.convert("L"), dtype=np.uint8))
+
+
+def image_to_rgb_array(image: Image.Image) -> np.ndarray:
+    """(H, W, 3) uint8 RGB, what MTCNN finds faces in (a gray image as three equal channels)."""
+    return np.ascontiguousarray(np.asarray(image.convert("RGB"), dtype=np.uint8))
 
 
 def _check_byte_size(data: bytes, max_bytes: int) -> None:

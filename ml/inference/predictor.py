@@ -1,7 +1,7 @@
 """The deployed model applied to uploads: faces found, cropped and classified in one batch.
 
-Threads are the caller's choice: a worker process calls `torch.set_num_threads(n)` (the model) and
-`cv2.setNumThreads(n)` (face detection) once at start-up; nothing here changes them. On a small shared
+Threads are the caller's choice: a worker process calls `torch.set_num_threads(n)` (the model and
+MTCNN) and `cv2.setNumThreads(n)` (the Haar cascade) once at start-up; nothing here changes them. On a small shared
 CPU n=1 is the safe choice: on our busy 2-core machine, bench/predict_speed.py measured a p90 of 3 ms
 per face with 1 thread and 177 ms with 2 (threads wait for each other when another process holds a core).
 """
@@ -16,14 +16,14 @@ import torch
 import torch.nn as nn
 from PIL import Image
 
-from ml.inference.faces import FACE_SIZE, Box, crop_face, detect_faces, is_face_crop
-from ml.inference.images import image_to_gray_array
+from ml.inference.faces import DETECTORS, FACE_SIZE, Box, DetectedFace, crop_face, detect_faces, is_face_crop
+from ml.inference.framing import Framing, frame_face, measured_framing
+from ml.inference.images import image_to_gray_array, image_to_rgb_array
 from ml.inference.optimize import optimize_for_inference
 from ml.models import Preprocessing
 from ml.train.checkpoint import load_model
 from ml.transforms import FerEvalPreset
 
-FACE_MARGIN = 0.2  # FER2013's crops show some forehead and chin around the detector's box
 BATCH_SIZE = 64
 
 
@@ -53,23 +53,32 @@ class EmotionPredictor:
         model_name: str = "",
         device: str | torch.device = "cpu",
         optimize: bool = True,
+        detector: str = "mtcnn",
+        framing: Framing | None = None,
     ):
+        if detector not in DETECTORS:
+            raise ValueError(f"detector must be one of {', '.join(DETECTORS)}, got {detector!r}")
         self.device = torch.device(device)
         # A folded, channels_last copy predicts the same, faster (bench/predict_speed.py times both).
         self.model = (optimize_for_inference(model) if optimize else model.eval()).to(self.device)
         self.class_names = list(class_names)
         self.preprocessing = preprocessing
         self.model_name = model_name
+        self.detector = detector  # MTCNN always runs on the CPU: a few small convolutions per photo
+        # How a face is cut around each detector's box: by default as FER2013 framed its faces, measured
+        # per detector (bench/crop_geometry.py). Haar stands in for MTCNN where facenet-pytorch is missing.
+        self.framings = {name: framing or measured_framing(name) for name in DETECTORS}
         self._transform = FerEvalPreset(preprocessing)
 
     @classmethod
     def from_checkpoint(
-        cls, path: str | Path, device: str | torch.device = "cpu", *, optimize: bool = True
+        cls, path: str | Path, device: str | torch.device = "cpu", *, optimize: bool = True, detector: str = "mtcnn",
+        framing: Framing | None = None,
     ) -> "EmotionPredictor":
         model, checkpoint = load_model(path, map_location=device)
         return cls(
             model, checkpoint["class_names"], model.preprocessing, model_name=checkpoint["model"]["name"],
-            device=device, optimize=optimize,
+            device=device, optimize=optimize, detector=detector, framing=framing,
         )
 
     @torch.inference_mode()
@@ -95,14 +104,24 @@ class EmotionPredictor:
         gray = image_to_gray_array(image)
         height, width = gray.shape
         whole = whole_image or is_face_crop(width, height)
-        boxes = [Box(0, 0, width, height)] if whole else detect_faces(gray)
-        margin = 0.0 if whole else FACE_MARGIN
-        crops = np.zeros((len(boxes), FACE_SIZE, FACE_SIZE), dtype=np.uint8)
-        for i, box in enumerate(boxes):
-            crops[i] = crop_face(gray, box, margin)
+        if whole:
+            boxes = [Box(0, 0, width, height)]
+            crops = crop_face(gray, boxes[0], margin=0.0)[None]
+        else:
+            detected = self.detect_faces(image, gray)
+            boxes = [face.box for face in detected]
+            crops = np.zeros((len(detected), FACE_SIZE, FACE_SIZE), dtype=np.uint8)
+            for i, face in enumerate(detected):
+                crops[i] = frame_face(gray, face.box, self.framings[face.detector], face.landmarks)
         probabilities = self.predict_faces(crops)
         faces = [self._face_prediction(box, crop, row) for box, crop, row in zip(boxes, crops, probabilities)]
         return Analysis(faces=faces, whole_image=whole, width=width, height=height)
+
+    def detect_faces(self, image: Image.Image, gray: np.ndarray | None = None) -> list[DetectedFace]:
+        """The faces in `image` as this predictor's detector finds them: MTCNN reads colour, Haar gray."""
+        if self.detector == "haar":
+            return detect_faces(image_to_gray_array(image) if gray is None else gray, detector="haar")
+        return detect_faces(image_to_rgb_array(image), detector=self.detector)
 
     def _face_prediction(self, box: Box, crop: np.ndarray, probabilities: np.ndarray) -> FacePrediction:
         return FacePrediction(

@@ -32,3 +32,21 @@ def test_predict_speed_times_the_shipped_model_against_its_baselines(tmp_path):
     assert ("one face (batch 1)", "ferlite, not optimized (baseline)") in measured
     upload = next(row for row in rows if row["measurement"] == "upload, faces detected")
     assert upload["faces_found"] == 1  # the astronaut's face
+
+
+def test_face_detection_compares_the_detectors_on_each_photo_set(tmp_path):
+    import skimage.data
+    from PIL import Image
+
+    for name, pixels in (("faces/a.jpg", skimage.data.astronaut()), ("faces/b/c.png", skimage.data.coffee())):
+        (tmp_path / "sets" / name).parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(pixels).save(tmp_path / "sets" / name)
+    ran = run_bench("face_detection.py", tmp_path / "sets", "--astronaut-runs", 1, "--astronaut-threads", 1,
+                    "--json", tmp_path / "faces.json")
+    assert ran.returncode == 0, ran.stderr
+    assert "| set | detector | photos with a face | photos with more than one | median ms | p90 ms |" in ran.stdout
+    results = json.loads((tmp_path / "faces.json").read_text())
+    rows = {row["detector"]: row for row in results["sets"]["faces"]}
+    assert list(rows) == ["Haar cascade", "MTCNN", "MTCNN, Haar where it finds none"]
+    assert all(row["photos"] == 2 and row["with_a_face"] == 1 and row["with_more_than_one"] == 0 for row in rows.values())
+    assert [row["faces"] for row in results["astronaut"]] == [1, 1, 1]

@@ -4,7 +4,8 @@ import pytest
 
 from ml.classes import FER_CLASSES
 from ml.evaluate import predict_probabilities
-from ml.inference import Box, EmotionPredictor, detect_faces, draw_boxes, image_to_gray_array
+from ml.inference import Box, EmotionPredictor, crop_face, detect_faces, draw_boxes, image_to_gray_array
+from ml.inference.framing import Framing, frame_face, measured_framing
 from ml.train.checkpoint import load_model
 
 
@@ -38,9 +39,39 @@ def test_the_astronaut_gives_one_face_where_the_detector_put_it(predictor, astro
     analysis = predictor.analyse(astronaut)
     assert not analysis.whole_image and (analysis.width, analysis.height) == (512, 512)
     (face,) = analysis.faces
-    assert [face.box] == detect_faces(image_to_gray_array(astronaut))
+    assert [face.box] == [found.box for found in detect_faces(np.asarray(astronaut), detector="mtcnn")]
     assert face.crop.shape == (48, 48) and face.crop.dtype == np.uint8
     assert_is_a_distribution(face.probabilities)
+
+
+def test_it_finds_faces_with_mtcnn_unless_told_to_use_the_cascade(tiny_checkpoint, predictor, astronaut):
+    assert predictor.detector == "mtcnn"
+    haar = EmotionPredictor.from_checkpoint(tiny_checkpoint, detector="haar")
+    (face,) = haar.analyse(astronaut).faces
+    (found,) = detect_faces(image_to_gray_array(astronaut), detector="haar")
+    assert face.box == found.box
+    assert np.array_equal(face.crop, frame_face(image_to_gray_array(astronaut), found.box, measured_framing("haar")))
+
+
+def test_faces_are_cut_as_fer2013_framed_them_with_the_eyes_levelled(predictor, astronaut):
+    (face,) = predictor.analyse(astronaut).faces
+    (found,) = detect_faces(np.asarray(astronaut), detector="mtcnn")
+    framing = measured_framing("mtcnn")
+    assert framing.level_eyes and framing.scale < 1.2  # measured: FER2013 shows less than MTCNN's box
+    assert np.array_equal(face.crop, frame_face(image_to_gray_array(astronaut), found.box, framing, found.landmarks))
+
+
+def test_a_framing_can_be_chosen(tiny_checkpoint, astronaut):
+    wide = Framing.from_margin(0.3, level_eyes=False)
+    predictor = EmotionPredictor.from_checkpoint(tiny_checkpoint, framing=wide)
+    (face,) = predictor.analyse(astronaut).faces
+    (found,) = detect_faces(np.asarray(astronaut), detector="mtcnn")
+    assert np.array_equal(face.crop, frame_face(image_to_gray_array(astronaut), found.box, wide))
+
+
+def test_an_unknown_detector_is_refused(tiny_checkpoint):
+    with pytest.raises(ValueError, match="detector must be one of mtcnn, haar"):
+        EmotionPredictor.from_checkpoint(tiny_checkpoint, detector="yunet")
 
 
 def test_no_face_found_gives_no_predictions(predictor, coffee):

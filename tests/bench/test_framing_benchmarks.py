@@ -1,0 +1,65 @@
+"""The crop-geometry and framing benchmarks run from a checkout and print the tables the README quotes."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import skimage.data
+import torch
+from PIL import Image
+
+from ml.classes import FER_CLASSES
+from ml.data import FerStore
+from ml.models import create_model
+from ml.train.checkpoint import checkpoint_payload, save_checkpoint
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_bench(script: str, *args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, ROOT / "bench" / script, *map(str, args)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+
+
+def astronaut_face_store(path: Path) -> Path:
+    """A store whose training faces are the astronaut's face cut as FER2013 would cut it: 48x48 gray."""
+    face = Image.fromarray(skimage.data.astronaut()).convert("L").crop((150, 35, 270, 155)).resize((48, 48))
+    faces = np.stack([np.asarray(face), np.asarray(face)[:, ::-1]] * 2)
+    store = FerStore(images=faces, labels=np.array([3, 3, 3, 3]), splits=np.zeros(4, dtype=np.uint8),
+                     class_names=FER_CLASSES, source_checksum="astronaut", report={"source": "test"})
+    store.save(path)
+    return path
+
+
+def test_crop_geometry_measures_fer2013s_framing_around_each_detectors_box(tmp_path):
+    store = astronaut_face_store(tmp_path / "faces.npz")
+    framings = tmp_path / "framings.json"
+    ran = run_bench("crop_geometry.py", "--data", store, "--faces", 4, "--detector", "mtcnn", "--write",
+                    "--framings-file", framings)
+    assert ran.returncode == 0, ran.stderr
+    assert "| detector | faces | found | scale (IQR) | offset_x | offset_y (IQR) | eye tilt median / p90 |" in ran.stdout
+    measured = json.loads(framings.read_text())["mtcnn"]
+    assert measured["found"] == 4
+    # The crop is a little larger than the face: MTCNN's box covers most of it.
+    assert 0.8 < measured["scale"] < 1.6 and abs(measured["offset_x"]) < 0.1
+
+
+def test_framing_sweep_scores_each_framing_and_model_on_labelled_photos(tmp_path):
+    photos = tmp_path / "photos"
+    for label, image in (("happy", skimage.data.astronaut()), ("sad", skimage.data.astronaut()[:, ::-1])):
+        (photos / label).mkdir(parents=True)
+        Image.fromarray(image).save(photos / label / "a.jpg")
+    torch.manual_seed(0)
+    model = create_model("ferlite", num_classes=7, width=4)
+    checkpoint = save_checkpoint(checkpoint_payload(model, name="ferlite", options={"width": 4},
+                                                    class_names=FER_CLASSES), tmp_path / "tiny.pt")
+    ran = run_bench("framing_sweep.py", photos, "--checkpoint", checkpoint, "--only", "margin 0.0",
+                    "--only", "measured, mirrored, level", "--cache", tmp_path / "cache")
+    assert ran.returncode == 0, ran.stderr
+    rows = [line for line in ran.stdout.splitlines() if line.startswith("| margin") or line.startswith("| measured")]
+    assert [row.split(" | ")[0] for row in rows] == [
+        "| margin 0.0", "| margin 0.0, mirrored, level", "| measured, mirrored, level"]
+    assert all(cell.strip().endswith("%") for row in rows for cell in row.split(" | ")[2:3])
+    cached = json.loads((tmp_path / "cache" / "photos-mtcnn.json").read_text())
+    assert set(cached) == {"happy/a.jpg", "sad/a.jpg"} and all(face is not None for face in cached.values())
