@@ -197,7 +197,7 @@ def answers(url: str) -> bool:
 
 
 PROCESS_NAMES = [("-Q inference", "inference worker"), ("-Q training", "training worker"), ("beat", "beat"),
-                 ("redis-server", "redis"), ("gunicorn", "web server"), ("runserver", "web server")]
+                 ("redis-server", "Redis"), ("gunicorn", "web server"), ("runserver", "web server")]
 
 
 class StartedStack:

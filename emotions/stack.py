@@ -417,7 +417,7 @@ class Supervisor:
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM to every child but Redis at once, SIGKILL to those still there after `timeout`; then
         Redis, which the workers and the web server talk to until they are gone."""
-        last = [child for child in self.children if child.name == "redis"]
+        last = [child for child in self.children if child.name == "Redis"]
         first = [child for child in reversed(self.children) if child not in last]
         for group in (first, last):
             started = [child for child in group if child.process is not None]

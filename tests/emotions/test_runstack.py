@@ -209,7 +209,7 @@ def test_a_killed_process_comes_back_and_every_upload_is_answered_and_done(tmp_p
             stream.wait_for_more(3, 60, "from the restarted web server")
 
         text = log.read_text()
-        for what in ("inference worker", "redis", "web server"):
+        for what in ("inference worker", "Redis", "web server"):
             assert f"The {what} was killed by SIGKILL" in text and f"Restarted the {what}" in text
         assert all(status == 201 and body["status"] == "done" for status, body in stream.answers), stream.answers
         assert {body["predicted_by"] for _, body in stream.answers} <= {"worker", "web"}

@@ -40,7 +40,7 @@ class Command(BaseCommand):
         if not redis_url:
             redis_url = f"redis://127.0.0.1:{redis_port}/0"
             children.append(self.local_redis(redis_port))
-            ready["redis"] = lambda: stack.wait_for_redis(redis_url)
+            ready["Redis"] = lambda: stack.wait_for_redis(redis_url)
         env["REDIS_URL"] = redis_url
         children += [
             stack.Child("training worker", stack.celery_command(*stack.training_worker_args()), env),
@@ -88,7 +88,7 @@ class Command(BaseCommand):
         self.check_port(port, "Redis", "choose another --redis-port, or set REDIS_URL to use a Redis you run yourself.")
         data_dir = settings.VAR_DIR / "redis"
         data_dir.mkdir(parents=True, exist_ok=True)
-        return stack.Child("redis", stack.redis_server_command(port, data_dir))
+        return stack.Child("Redis", stack.redis_server_command(port, data_dir))
 
     def ensure_superuser(self):
         """From DJANGO_SUPERUSER_USERNAME / _PASSWORD / _EMAIL, once; nothing when they are unset."""
