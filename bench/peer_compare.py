@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from jsonl_worker import Worker  # noqa: E402
 from ml.classes import FER_CLASSES  # noqa: E402
+from ml.data.entry_sources import file_sha256  # noqa: E402
 from ml.evaluate import compute_metrics  # noqa: E402
 
 SHARED_DATA = ROOT.parent / "shared" / "data"  # beside the checkout, as the Makefile has it
@@ -174,7 +175,8 @@ def ours_on_photos(folder: Path, checkpoint: str) -> dict:
     """`python -m ml evaluate-photos --json`, its progress shown as it goes.
 
     One thread: these passes are not timed, and on a busy 2-core machine two threads mostly wait for each
-    other (muxspace: 1,000 of its 1,915 photos in 75 minutes with two threads, under other training).
+    other (muxspace beside a training run: 1,000 of its 1,915 photos in 75 minutes with two threads, all
+    of them in 8 minutes with one).
     """
     command = [sys.executable, "-m", "ml", "evaluate-photos", str(folder), "--checkpoint", checkpoint, "--json"]
     ran = subprocess.run(command, cwd=ROOT, stdout=subprocess.PIPE, text=True,
@@ -240,7 +242,7 @@ def astronaut(ours: Worker, fer: Worker, scratch: Path, warmup: int, runs: int) 
     }
 
 
-def environment(ours: dict, fer: dict, checkpoint: str, threads: int) -> dict:
+def environment(ours: dict, fer: dict, checkpoint: str, threads: int, code: str) -> dict:
     from predict_speed import cpu_name
 
     return {
@@ -250,7 +252,8 @@ def environment(ours: dict, fer: dict, checkpoint: str, threads: int) -> dict:
         "load_average": round(os.getloadavg()[0], 2),  # a shared CPU: other work slows both alike
         "threads": threads,
         "checkpoint": checkpoint,
-        "code": code_version(),
+        "checkpoint_sha256": file_sha256(checkpoint),
+        "code": code,
         "ours": ours,
         "fer": fer,
     }
@@ -279,9 +282,9 @@ def markdown(results: dict) -> str:
         f"CPU: {env['cpu']} ({env['cores']} cores, load average {env['load_average_start']} at the start,"
         f" {env['load_average']} at the end); timed with {env['threads']} threads each; {env['date']},"
         f" {env['code']}; the run took {env['seconds'] / 60:.0f} min",
-        f"Ours: {ours['model']} ({env['checkpoint']}), torch {ours['torch']}, OpenCV {ours['opencv']},"
-        f" Python {ours['python']}; the upload path (load_image, EmotionPredictor.analyse), detector:"
-        f" {ours['detector']}",
+        f"Ours: {ours['model']} ({env['checkpoint']}, sha256 {env['checkpoint_sha256'][:12]}), torch {ours['torch']},"
+        f" OpenCV {ours['opencv']}, Python {ours['python']}; the upload path (load_image,"
+        f" EmotionPredictor.analyse), detector: {ours['detector']}",
         f"fer {fer['fer']}: TensorFlow {fer['tensorflow']}, OpenCV {fer['opencv']}, Python {fer['python']};"
         f" detector: {fer['detector']}; classifier: {fer['classifier']}",
         "PrivateTest: fer is given each crop as the whole face (its box inset by fer's 10 px offsets, so it"
@@ -317,6 +320,7 @@ def markdown(results: dict) -> str:
 def main(argv=None) -> None:
     args = parse_args(argv)
     load_at_start = round(os.getloadavg()[0], 2)
+    code = code_version()  # before measuring: others may commit while this runs
     python = ensure_peer_venv(Path(args.peer_venv), args.fer_requirement, args.skip_install)
     folders = [Path(folder) for folder in args.devsets] if args.devsets else default_devsets()
     store = load_store(Path(args.store), args.limit)
@@ -335,7 +339,7 @@ def main(argv=None) -> None:
         results["devsets"] = devsets(folders, args.checkpoint, fer)
         log(f"astronaut: {args.warmup} warm-up and {args.photo_runs} timed runs each, in turn")
         results["astronaut"] = astronaut(ours, fer, Path(scratch), args.warmup, args.photo_runs)
-    results["environment"] = {**environment(ours_about, fer_about, args.checkpoint, args.threads),
+    results["environment"] = {**environment(ours_about, fer_about, args.checkpoint, args.threads, code),
                               "load_average_start": load_at_start,
                               "seconds": round(time.perf_counter() - STARTED)}
     print(markdown(results))

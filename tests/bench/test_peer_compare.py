@@ -62,6 +62,7 @@ def test_the_table_shows_both_systems_for_every_measurement():
         "environment": {
             "cpu": "AMD EPYC", "cores": 2, "load_average_start": 1.0, "load_average": 1.5, "threads": 2,
             "date": "2026-12-01", "code": "abc1234", "seconds": 600, "checkpoint": "ml/weights/default.pt",
+            "checkpoint_sha256": "286a0f8c014c1d10",
             "ours": {"model": "ferlite", "detector": "mtcnn", "torch": "2.14.1", "opencv": "4.14.0",
                      "python": "3.11.7"},
             "fer": {"fer": "25.10.3", "tensorflow": "2.21.0", "opencv": "4.14.0", "python": "3.11.7",
