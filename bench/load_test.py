@@ -8,9 +8,10 @@ which process predicted (the inference worker or the web process's fallback).
 
 By default it starts the stack itself (`manage.py runstack` on free ports, a throw-away VAR_DIR) twice:
 as `make run` serves it, and as a baseline in the same run, the serving settings from before (Django's
-runserver, 2 torch threads per process, the web process stepping in after 3 s unclaimed). On the first
-it then repeats the issue's failure rows: 4 clients while the inference worker, then Redis, is SIGKILLed
-4 s in (runstack restarts it; the uploads must all be answered anyway).
+runserver (without its reloader), 2 torch threads per process, the web process stepping in after 3 s
+unclaimed). On the first
+it then repeats the issue's failure rows: 4 clients for 20 s while the inference worker, then Redis, is
+SIGKILLed 4 s in (runstack restarts it; the uploads must all be answered anyway).
 
     python bench/load_test.py                                   # both stacks, 1/4/8/16 clients
     python bench/load_test.py --concurrency 8 --requests 100 --no-baseline
@@ -45,7 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 API = "/api/predictions/?wait=1"
 
 # The serving settings before issue #11, for the baseline stack.
-BASELINE_ENV = {"INFERENCE_THREADS": "2", "INFERENCE_WORKER_TIMEOUT_SECONDS": "3"}
+BASELINE_ENV = {"INFERENCE_THREADS": "2", "INFERENCE_SHARE_CORES": "0", "INFERENCE_WORKER_TIMEOUT_SECONDS": "3"}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -56,11 +57,12 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="uploads per level (default: 12 per client, at least 20)")
     parser.add_argument("--warmup", type=int, default=6, help="uploads before measuring, to load the models")
     parser.add_argument("--no-baseline", action="store_true", help="only the stack as `make run` serves it")
+    parser.add_argument("--baseline-only", action="store_true", help="only the baseline stack")
     parser.add_argument("--inference-concurrency", type=int, default=2, help="for the stacks it starts")
     parser.add_argument("--timeout", type=float, default=120, help="seconds one upload may take")
-    parser.add_argument("--faults", type=int, default=60,
-                        help="uploads (4 clients) with the inference worker, then Redis, SIGKILLed after 4 s; "
-                             "0 skips (only with a stack of its own)")
+    parser.add_argument("--faults", type=float, default=20,
+                        help="seconds of uploads (4 clients) with the inference worker, then Redis, SIGKILLed 4 s "
+                             "in; 0 skips (only with a stack of its own)")
     parser.add_argument("--json", help="also write the results here")
     return parser.parse_args(argv)
 
@@ -134,17 +136,23 @@ class Level:
     cpu_ms_per_upload: dict[str, float] = field(default_factory=dict)  # by process of the stack
 
 
-def drive(base_url: str, photo: bytes, clients: int, requests: int, timeout: float) -> tuple[list[Outcome], float]:
-    """`clients` threads, each sending its next upload when it has its answer, `requests` in all."""
+def drive(base_url: str, photo: bytes, clients: int, requests: int, timeout: float,
+          seconds: float | None = None) -> tuple[list[Outcome], float]:
+    """`clients` threads, each sending its next upload when it has its answer: `requests` in all, or
+    as many as they start within `seconds`."""
     body, content_type = multipart(photo)
     left = iter(range(requests))
     lock = threading.Lock()
     outcomes: list[Outcome] = []
+    stop_at = time.perf_counter() + seconds if seconds else None
 
     def client() -> None:
         while True:
             with lock:
-                if next(left, None) is None:
+                if stop_at is not None:
+                    if time.perf_counter() >= stop_at:
+                        return
+                elif next(left, None) is None:
                     return
             outcome = upload(base_url, body, content_type, timeout)
             with lock:
@@ -160,11 +168,12 @@ def drive(base_url: str, photo: bytes, clients: int, requests: int, timeout: flo
 
 
 def measure(server: str, base_url: str, photo: bytes, clients: int, requests: int, timeout: float,
-            stack: StartedStack | None = None) -> Level:
+            stack: StartedStack | None = None, for_seconds: float | None = None) -> Level:
     load = os.getloadavg()[0]
     cpu_before = stack.cpu_seconds() if stack else {}
-    outcomes, seconds = drive(base_url, photo, clients, requests, timeout)
+    outcomes, seconds = drive(base_url, photo, clients, requests, timeout, for_seconds)
     cpu_after = stack.cpu_seconds() if stack else {}
+    requests = len(outcomes)
     answered = [o for o in outcomes if o.answered]
     latencies = np.array([o.seconds * 1000 for o in answered]) if answered else np.array([np.nan])
     p50, p90, p99 = np.percentile(latencies, [50, 90, 99])
@@ -269,7 +278,15 @@ class StartedStack:
                 continue
         return dict(totals)
 
+    def events(self) -> list[str]:
+        """runstack's own lines after start-up: restarts, and a give-up with its reason."""
+        lines = self.log.read_text(errors="replace").splitlines()
+        return [line for line in lines if line.startswith(("The ", "Restarted ", "CommandError"))
+                or (line and not line[0].isspace() and " | " not in line and "Error" in line)]
+
     def stop(self) -> None:
+        for line in self.events():
+            print(f"    {self.name}: {line}", flush=True)
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)
             try:
@@ -333,7 +350,8 @@ def run_faults(server: str, stack: StartedStack, photo: bytes, args) -> list[Lev
         ready_before = stack.log.read_text(errors="replace").count(" ready.")
         killer = stack.kill_later(marker, 4.0)
         # No CPU figures: a killed process takes its CPU time with it.
-        level = measure(f"{server}, {victim} SIGKILLed after 4 s", stack.url, photo, 4, args.faults, args.timeout)
+        level = measure(f"{server}, {victim} SIGKILLed after 4 s", stack.url, photo, 4, 0, args.timeout,
+                        for_seconds=args.faults)
         killer.join()
         print(table([level]).splitlines()[-1], flush=True)
         if level.problems:
@@ -371,9 +389,10 @@ def main(argv=None) -> int:
     if args.url:
         results += run_levels("running stack", args.url.rstrip("/"), photo, args, levels)
     else:
-        stacks = [("gunicorn (make run)", [], {})]
+        stacks = [] if args.baseline_only else [("gunicorn (make run)", [], {})]
         if not args.no_baseline:
-            stacks.append(("runserver, 2 threads (baseline)", ["--dev-server"], BASELINE_ENV))
+            # Without its reloader: an edit to the code during the run would restart it mid-measurement.
+            stacks.append(("runserver, 2 threads (baseline)", ["--dev-server", "--no-reload"], BASELINE_ENV))
         for name, extra_args, extra_env in stacks:
             started = StartedStack(name, extra_args, extra_env, args.inference_concurrency)
             try:

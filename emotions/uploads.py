@@ -9,6 +9,7 @@ broker lost or never got is sent again by `sweep_uploads`.
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import shutil
@@ -22,7 +23,7 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
-from emotions import worker_signals
+from emotions import cpu_share, worker_signals
 from emotions.faces import png_bytes
 from emotions.models import TrainingRun, Upload
 
@@ -93,8 +94,7 @@ def predictor_for(path: Path):
     key = (str(path), path.stat().st_mtime)
     with _predictors_lock:
         if not _threads_set:
-            # Per process: the inference worker runs one process per core, so one thread each keeps them
-            # from fighting over the cores (and over a busy machine's, as threads wait for each other).
+            # With INFERENCE_SHARE_CORES each prediction sets its own share (_threads_for_prediction).
             import cv2
 
             torch.set_num_threads(settings.INFERENCE_THREADS)
@@ -189,6 +189,14 @@ def predict(upload_id, predicted_by: str, claimant: str = "") -> Upload | None:
     return upload
 
 
+def _threads_for_prediction():
+    """INFERENCE_THREADS (the machine's cores by default) shared among the predictions running on this
+    machine at once (emotions.cpu_share), or all of them every time with INFERENCE_SHARE_CORES off."""
+    if not settings.INFERENCE_SHARE_CORES:
+        return contextlib.nullcontext()
+    return cpu_share.share_of_cores(settings.INFERENCE_THREADS)
+
+
 def _predict_claimed(upload: Upload) -> None:
     from ml.inference import draw_boxes, load_image
 
@@ -196,7 +204,8 @@ def _predict_claimed(upload: Upload) -> None:
     predictor = predictor_for(choice.path)
     image = load_image(Path(upload.image.path).read_bytes(), max_bytes=max(settings.UPLOAD_MAX_BYTES, upload.image.size),
                        max_pixels=settings.UPLOAD_MAX_PIXELS)
-    analysis = predictor.analyse(image, whole_image=upload.whole_image)
+    with _threads_for_prediction():
+        analysis = predictor.analyse(image, whole_image=upload.whole_image)
     faces = []
     for index, face in enumerate(analysis.faces):
         upload.face_crop_path(index).write_bytes(png_bytes(face.crop))

@@ -238,8 +238,13 @@ INFERENCE_WAIT_SECONDS = env_float("INFERENCE_WAIT_SECONDS", 60)
 # An upload claimed longer ago than this lost its worker (killed mid-prediction): the web process redoes
 # it, and the sweep sends it again. A worker restarted under its name releases its claims at once.
 INFERENCE_STALE_SECONDS = env_float("INFERENCE_STALE_SECONDS", 30)
-# Threads for torch and OpenCV in each predicting process (each prefork child, each web process).
-INFERENCE_THREADS = env_int("INFERENCE_THREADS", 1)
+# Threads for torch and OpenCV in one prediction: by default this machine's cores, shared among the
+# predictions running on it at once (emotions.cpu_share); INFERENCE_SHARE_CORES=0 uses all of them in
+# every prediction, however many run.
+INFERENCE_THREADS = env_int("INFERENCE_THREADS", 0) or (
+    len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+)
+INFERENCE_SHARE_CORES = env_bool("INFERENCE_SHARE_CORES", True)
 # Who finds the faces in uploads: "mtcnn" (facenet-pytorch) or "haar" (OpenCV's cascade); ml/inference/faces.py.
 FACE_DETECTOR = env_str("FACE_DETECTOR", "mtcnn")
 if FACE_DETECTOR not in ("mtcnn", "haar"):

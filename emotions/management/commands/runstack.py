@@ -25,15 +25,19 @@ class Command(BaseCommand):
             "--dev-server", action="store_true",
             help="serve with Django's runserver, which reloads on code changes, instead of gunicorn",
         )
+        parser.add_argument("--no-reload", action="store_true", help="with --dev-server: do not reload on changes")
 
     def handle(self, *args, addrport, inference_concurrency, redis_port, web_workers, web_threads, dev_server,
-               **options):
+               no_reload, **options):
         web_port = int(addrport.rpartition(":")[2] or 8000)
         self.check_port(web_port, "the web server", "give another address: manage.py runstack 127.0.0.1:8001.")
         call_command("migrate", interactive=False, verbosity=0)
         self.ensure_superuser()
 
         env = dict(os.environ)
+        # OpenMP threads that wait for work sleep after a short spin instead of a long one: a prediction
+        # alone uses both cores, and one that overlaps another's then costs a little, not 3x (cpu_share).
+        env.setdefault("GOMP_SPINCOUNT", "1000")
         children = []
         redis_url = os.environ.get("REDIS_URL")
         ready = {}
@@ -46,7 +50,8 @@ class Command(BaseCommand):
             stack.Child("training worker", stack.celery_command(*stack.training_worker_args()), env),
             stack.Child("inference worker", stack.celery_command(*stack.inference_worker_args(inference_concurrency)), env),
             stack.Child("beat", stack.celery_command("beat", "-l", "INFO", "-s", settings.CELERY_BEAT_SCHEDULE_FILENAME), env),
-            stack.Child("web server", self.web_server_command(addrport, web_workers, web_threads, dev_server), env),
+            stack.Child("web server", self.web_server_command(addrport, web_workers, web_threads, dev_server, no_reload),
+                        env),
         ]
         supervisor = stack.Supervisor(children, say=self.say, ready=ready)
         try:
@@ -56,9 +61,11 @@ class Command(BaseCommand):
         except stack.GaveUp as error:
             raise CommandError(str(error)) from None
 
-    def web_server_command(self, addrport: str, workers: int, threads: int, dev_server: bool) -> list[str]:
+    def web_server_command(self, addrport: str, workers: int, threads: int, dev_server: bool,
+                           no_reload: bool = False) -> list[str]:
         if dev_server:
-            return [sys.executable, str(settings.BASE_DIR / "manage.py"), "runserver", addrport]
+            return [sys.executable, str(settings.BASE_DIR / "manage.py"), "runserver", addrport,
+                    *(["--noreload"] if no_reload else [])]
         # Threads, not more processes: a request spends its time waiting for the inference worker.
         # --preload: the app (torch included, through the views) is imported once and its workers fork
         # from it, so they start in a moment and share its memory.
