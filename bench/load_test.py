@@ -46,7 +46,8 @@ ROOT = Path(__file__).resolve().parent.parent
 API = "/api/predictions/?wait=1"
 
 # The serving settings before issue #11, for the baseline stack.
-BASELINE_ENV = {"INFERENCE_THREADS": "2", "INFERENCE_SHARE_CORES": "0", "INFERENCE_WORKER_TIMEOUT_SECONDS": "3"}
+BASELINE_ENV = {"INFERENCE_THREADS": "2", "INFERENCE_SHARE_CORES": "0", "INFERENCE_WORKER_TIMEOUT_SECONDS": "3",
+                "GOMP_SPINCOUNT": "300000"}  # libgomp's own default
 
 
 def parse_args(argv=None) -> argparse.Namespace:
