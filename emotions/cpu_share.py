@@ -1,9 +1,10 @@
 """Threads for one prediction: this machine's cores, shared among the predictions running on it at once.
 
-Alone, a prediction takes every core (the astronaut's detect-and-classify: 29 ms on two threads against
-50 ms on one, on our 2-core machine). Two at once (the inference worker's two processes, or a web process
-stepping in) get one core each: two processes of two threads each spend their time waiting for each
-other's threads (160 ms each, measured), which is what made the site slower with more clients.
+Alone on a quiet machine, a prediction takes every core (the astronaut's detect-and-classify: 29 ms on
+two threads against 50 ms on one, on our 2-core machine). Two at once (the inference worker's two
+processes, or a web process stepping in) get one core each: two processes of two threads each spend
+their time waiting for each other's threads (160 ms each, measured), which is what made the site slower
+with more clients. On a machine kept busy by other work (a training run) every prediction takes one.
 
 A process counts as predicting while it holds an exclusive flock on a file of its own in a folder of
 this machine's temporary directory; the kernel drops the lock when the process dies, so one killed
@@ -61,8 +62,16 @@ def _remove_if_dead(path: Path) -> None:
         pass
 
 
+def machine_busy(cores: int) -> bool:
+    """Other work keeps the cores busy (a training run, another service): then more than one thread
+    only waits for a core, 177 ms instead of 3 per face (README, Prediction speed). Our own predictions
+    count in the load average too, which only makes a burst of them keep to one thread a while longer."""
+    return os.getloadavg()[0] > cores - 0.5
+
+
 def threads_now(cores: int) -> int:
-    return max(1, cores // max(1, running_predictions()))
+    threads = max(1, cores // max(1, running_predictions()))
+    return 1 if threads > 1 and machine_busy(cores) else threads
 
 
 @contextlib.contextmanager
