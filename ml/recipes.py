@@ -16,6 +16,10 @@ from typing import Callable, Iterable
 from ml.train.config import TrainConfig
 
 RESULT_FILE = "result.json"
+# Beside result.json, so a finished recipe can be shown (curves, per-class F1, confusion matrices) without its
+# checkpoint: `manage.py import_runs` records them as a finished TrainingRun.
+HISTORY_FILE = "history.json"
+EVALUATION_FILE = "evaluation.json"
 
 
 @dataclass
@@ -81,6 +85,7 @@ def run_recipe(
     if fitted.best_checkpoint is None:
         raise RuntimeError(f"{config.name}: training ended before its first epoch finished")
     private = evaluate_checkpoint(fitted.best_checkpoint, store, "private_test", tta=tta_hflip, device=config.device)
+    public = evaluate_checkpoint(fitted.best_checkpoint, store, "public_test", tta=tta_hflip, device=config.device)
     best_row = next(row for row in fitted.history if row.epoch == fitted.best_epoch)
     result = RecipeResult(
         recipe=config.name,
@@ -99,7 +104,9 @@ def run_recipe(
         limit=config.limit,
         config=config.to_dict(),
     )
-    result_path.write_text(json.dumps(asdict(result), indent=2))
+    (run_dir / HISTORY_FILE).write_text(json.dumps([row.to_dict() for row in fitted.history], indent=1))
+    (run_dir / EVALUATION_FILE).write_text(json.dumps({"public_test": public, "private_test": private}, indent=1))
+    result_path.write_text(json.dumps(asdict(result), indent=2))  # last: its presence means the rest is there
     log(f"{config.name}: PrivateTest accuracy {result.private_test_accuracy:.4f}, "
         f"macro-F1 {result.private_test_macro_f1:.4f}")
     return result

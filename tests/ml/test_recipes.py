@@ -48,6 +48,13 @@ def test_the_command_trains_each_recipe_evaluates_it_once_and_publishes_the_tabl
     private = evaluate_checkpoint(out / "tiny_a" / "best.pt", synthetic_store, "private_test")
     assert a["private_test_accuracy"] == private["accuracy"]
     assert a["private_test_macro_f1"] == private["macro_f1"]
+    # Beside it, what the web app shows without the checkpoint: the curves and both test splits in full.
+    evaluation = json.loads((out / "tiny_a" / "evaluation.json").read_text())
+    assert evaluation["private_test"]["confusion_matrix"] == private["confusion_matrix"]
+    assert evaluation["public_test"]["accuracy"] == a["public_test_accuracy"]
+    assert set(evaluation["private_test"]["per_class"]) == set(synthetic_store.class_names)
+    history = json.loads((out / "tiny_a" / "history.json").read_text())
+    assert [row["epoch"] for row in history] == [1, 2] and sum(row["is_best"] for row in history) >= 1
     table = (out / "results.md").read_text()
     assert table in ran.stdout
     assert "| `tiny_a` | 50% test accuracy |" in table and "`tiny_b` (4 classes)" in table
