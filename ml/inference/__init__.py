@@ -14,6 +14,7 @@ from ml.inference.faces import (
     Landmarks,
     crop_face,
     detect_faces,
+    detect_faces_in_frames,
     is_face_crop,
 )
 from ml.inference.images import (
@@ -43,6 +44,7 @@ __all__ = [
     "MAX_PIXELS",
     "crop_face",
     "detect_faces",
+    "detect_faces_in_frames",
     "draw_boxes",
     "image_to_gray_array",
     "image_to_rgb_array",

@@ -11,16 +11,20 @@ BOX_COLOUR = (0, 200, 80)
 TEXT_COLOUR = (255, 255, 255)
 
 
-def draw_boxes(image: Image.Image, faces: Sequence[FacePrediction]) -> Image.Image:
-    """An RGB copy of `image` with a labelled box per face; lines and text grow with the picture."""
+def draw_boxes(image: Image.Image, faces: Sequence[FacePrediction], names: Sequence[str] | None = None) -> Image.Image:
+    """An RGB copy of `image` with a labelled box per face; lines and text grow with the picture.
+
+    `names`, one per face (a video's track numbers), go before each label: "1: Happy 91%".
+    """
     canvas = image.convert("RGB")  # convert always copies, so the caller's image is untouched
     draw = ImageDraw.Draw(canvas)
     line = max(2, round(max(canvas.size) / 300))
     font = ImageFont.load_default(size=max(12, line * 7))
-    for face in faces:
+    for i, face in enumerate(faces):
         box = face.box
         draw.rectangle((box.x, box.y, box.x + box.w - 1, box.y + box.h - 1), outline=BOX_COLOUR, width=line)
-        _draw_label(draw, font, f"{face.label} {face.probabilities[face.label]:.0%}", box)
+        name = f"{names[i]}: " if names is not None else ""
+        _draw_label(draw, font, f"{name}{face.label} {face.probabilities[face.label]:.0%}", box)
     return canvas
 
 

@@ -84,18 +84,44 @@ def detect_faces(
     MTCNN reads colour (a gray image is searched as three equal channels), the cascade reads gray.
     A face must be at least `min_face_pixels` and `min_face_fraction` of the shorter side.
     """
-    if pixels.dtype != np.uint8 or not (pixels.ndim == 2 or (pixels.ndim == 3 and pixels.shape[2] == 3)):
-        raise ValueError(f"detect_faces needs an (H, W, 3) or (H, W) uint8 image, got {pixels.shape} {pixels.dtype}")
+    return detect_faces_in_frames(
+        [pixels], detector=detector, min_face_fraction=min_face_fraction, min_face_pixels=min_face_pixels
+    )[0]
+
+
+def detect_faces_in_frames(
+    frames, *, detector: str = "mtcnn", min_face_fraction: float = 0.08, min_face_pixels: int = 24
+) -> list[list[DetectedFace]]:
+    """`detect_faces` for each of `frames`, images of one size and kind (a video's frames).
+
+    MTCNN searches them as one batch, which finds the same faces as one frame at a time in less time
+    per frame (bench/video_throughput.py); the cascade takes them one by one.
+    """
+    for pixels in frames:
+        if pixels.dtype != np.uint8 or not (pixels.ndim == 2 or (pixels.ndim == 3 and pixels.shape[2] == 3)):
+            raise ValueError(
+                f"detect_faces needs an (H, W, 3) or (H, W) uint8 image, got {pixels.shape} {pixels.dtype}")
+    if len({pixels.shape for pixels in frames}) > 1:
+        raise ValueError(f"frames searched together must share one shape, got {sorted({f.shape for f in frames})}")
     if detector not in DETECTORS:
         raise ValueError(f"detector must be one of {', '.join(DETECTORS)}, got {detector!r}")
+    if not len(frames):
+        return []
     if detector == "mtcnn" and not mtcnn_available():
         detector = "haar"
-    height, width = pixels.shape[:2]
+    height, width = frames[0].shape[:2]
     scale = min(1.0, DETECTION_SIDE / max(height, width))
-    small = pixels if scale == 1.0 else cv2.resize(pixels, _scaled(width, height, scale), interpolation=cv2.INTER_AREA)
+    small = [
+        pixels if scale == 1.0 else cv2.resize(pixels, _scaled(width, height, scale), interpolation=cv2.INTER_AREA)
+        for pixels in frames
+    ]
     min_side = max(1, math.ceil(max(min_face_pixels, min_face_fraction * min(height, width)) * scale))
-    find = _mtcnn_faces if detector == "mtcnn" else _haar_faces
-    faces = [_unscaled(face, scale, width, height) for face in find(small, min_side)]
+    found = _mtcnn_faces(small, min_side) if detector == "mtcnn" else [_haar_faces(p, min_side) for p in small]
+    return [_in_photo(per_frame, scale, width, height) for per_frame in found]
+
+
+def _in_photo(found: list["_Found"], scale: float, width: int, height: int) -> list[DetectedFace]:
+    faces = [_unscaled(face, scale, width, height) for face in found]
     return sorted(_drop_duplicates([face for face in faces if face is not None]), key=lambda f: (f.box.x, f.box.y))
 
 
@@ -139,17 +165,18 @@ class _Found(NamedTuple):
     points: np.ndarray | None = None  # (5, 2) landmarks
 
 
-def _mtcnn_faces(pixels: np.ndarray, min_side: int) -> list[_Found]:
-    rgb = np.repeat(pixels[:, :, None], 3, axis=2) if pixels.ndim == 2 else pixels
-    if min(rgb.shape[:2]) < min_side:
-        return []  # no face of the minimum size fits (and facenet-pytorch fails on an empty size pyramid)
+def _mtcnn_faces(images: list[np.ndarray], min_side: int) -> list[list[_Found]]:
+    """The faces in each of `images` (one size), searched as one batch."""
+    rgb = [np.repeat(pixels[:, :, None], 3, axis=2) if pixels.ndim == 2 else pixels for pixels in images]
+    if min(rgb[0].shape[:2]) < min_side:
+        return [[] for _ in rgb]  # no face of the minimum size fits (and facenet-pytorch fails on an empty size pyramid)
     from facenet_pytorch.models.utils.detect_face import detect_face
 
     with torch.inference_mode():
         boxes, points = detect_face(
-            rgb, min_side, *_mtcnn_networks(), list(MTCNN_THRESHOLDS), MTCNN_SCALE_STEP, torch.device("cpu")
+            np.stack(rgb), min_side, *_mtcnn_networks(), list(MTCNN_THRESHOLDS), MTCNN_SCALE_STEP, torch.device("cpu")
         )
-    return _from_mtcnn(boxes[0], points[0])
+    return [_from_mtcnn(boxes[i], points[i]) for i in range(len(rgb))]
 
 
 def _from_mtcnn(boxes, points) -> list[_Found]:

@@ -16,7 +16,16 @@ import torch
 import torch.nn as nn
 from PIL import Image
 
-from ml.inference.faces import DETECTORS, FACE_SIZE, Box, DetectedFace, crop_face, detect_faces, is_face_crop
+from ml.inference.faces import (
+    DETECTORS,
+    FACE_SIZE,
+    Box,
+    DetectedFace,
+    crop_face,
+    detect_faces,
+    detect_faces_in_frames,
+    is_face_crop,
+)
 from ml.inference.framing import Framing, frame_face, measured_framing
 from ml.inference.images import image_to_gray_array, image_to_rgb_array
 from ml.inference.optimize import optimize_for_inference
@@ -110,18 +119,43 @@ class EmotionPredictor:
         else:
             detected = self.detect_faces(image, gray)
             boxes = [face.box for face in detected]
-            crops = np.zeros((len(detected), FACE_SIZE, FACE_SIZE), dtype=np.uint8)
-            for i, face in enumerate(detected):
-                crops[i] = frame_face(gray, face.box, self.framings[face.detector], face.landmarks)
+            crops = self._framed_faces(gray, detected)
         probabilities = self.predict_faces(crops)
         faces = [self._face_prediction(box, crop, row) for box, crop, row in zip(boxes, crops, probabilities)]
         return Analysis(faces=faces, whole_image=whole, width=width, height=height)
+
+    def analyse_frames(self, frames: Sequence[np.ndarray]) -> list[list[FacePrediction]]:
+        """The faces in each of `frames`, (H, W, 3) uint8 RGB pictures of one size (a video's frames).
+
+        Each frame is searched and its faces cut and classified as `analyse` does a photo's (never
+        whole: a video frame is a scene, however small), but the detector searches all the frames in
+        one batch and the model classifies every frame's faces in one batch.
+        """
+        if not len(frames):
+            return []
+        grays = [image_to_gray_array(Image.fromarray(rgb)) for rgb in frames]  # the luma a photo gets
+        detected = detect_faces_in_frames(grays if self.detector == "haar" else frames, detector=self.detector)
+        crops = [self._framed_faces(gray, faces) for gray, faces in zip(grays, detected)]
+        probabilities = self.predict_faces(np.concatenate(crops))
+        results, start = [], 0
+        for faces, frame_crops in zip(detected, crops):
+            rows = probabilities[start : start + len(faces)]
+            results.append([self._face_prediction(f.box, c, r) for f, c, r in zip(faces, frame_crops, rows)])
+            start += len(faces)
+        return results
 
     def detect_faces(self, image: Image.Image, gray: np.ndarray | None = None) -> list[DetectedFace]:
         """The faces in `image` as this predictor's detector finds them: MTCNN reads colour, Haar gray."""
         if self.detector == "haar":
             return detect_faces(image_to_gray_array(image) if gray is None else gray, detector="haar")
         return detect_faces(image_to_rgb_array(image), detector=self.detector)
+
+    def _framed_faces(self, gray: np.ndarray, detected: Sequence[DetectedFace]) -> np.ndarray:
+        """(N, 48, 48) uint8: each detected face cut from `gray` as FER2013 framed its faces."""
+        crops = np.zeros((len(detected), FACE_SIZE, FACE_SIZE), dtype=np.uint8)
+        for i, face in enumerate(detected):
+            crops[i] = frame_face(gray, face.box, self.framings[face.detector], face.landmarks)
+        return crops
 
     def _face_prediction(self, box: Box, crop: np.ndarray, probabilities: np.ndarray) -> FacePrediction:
         return FacePrediction(
