@@ -9,8 +9,8 @@ class EmotionsConfig(AppConfig):
         from django.contrib.auth.signals import user_logged_in
         from django.db.models.signals import post_delete
 
-        from emotions.models import Upload
-        from emotions.uploads import adopt_session_uploads, remove_upload_files
+        from emotions.uploads.models import Upload
+        from emotions.uploads.services import adopt_session_uploads, remove_upload_files
 
         user_logged_in.connect(adopt_session_uploads, dispatch_uid="emotions.adopt_session_uploads")
         post_delete.connect(remove_upload_files, sender=Upload, dispatch_uid="emotions.remove_upload_files")

@@ -1,8 +1,11 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
-from emotions.login_throttle import LoginView
-from emotions.views import api, datasets, downloads, experiments, runs, tokens, uploads
+from emotions.accounts import views as tokens
+from emotions.accounts.login_throttle import LoginView
+from emotions.dashboards.views import datasets, downloads, experiments, runs
+from emotions.uploads import api
+from emotions.uploads import views as uploads
 
 app_name = "emotions"
 

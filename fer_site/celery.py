@@ -9,4 +9,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fer_site.settings")
 
 app = Celery("fer_site")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks()
+# Each domain of the emotions app keeps its tasks in its package (emotions/<domain>/tasks.py); a new
+# domain with tasks is added here (tests/emotions/test_layout.py checks). Uploads first: their worker
+# start-up handler begins the inference worker's heartbeat, which the web process waits on.
+TASK_PACKAGES = ["emotions.uploads", "emotions.training"]
+app.autodiscover_tasks(TASK_PACKAGES)

@@ -166,7 +166,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1  # a training worker must not hold runs an
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_TIMEOUT = 3
 CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 3}
-# Fail fast when Redis is down: the run row is kept and re-sent later (emotions.services).
+# Fail fast when Redis is down: the run row is kept and re-sent later (emotions.training.services).
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # A Redis blip must not kill a training run that is hours in: it goes on, and the redelivered message
@@ -212,7 +212,7 @@ LOGGING = {
 }
 
 # Logins (the admin's and /login/): an address with LOGIN_FAILURE_LIMIT failures within
-# LOGIN_FAILURE_WINDOW_SECONDS is refused until the oldest leaves the window (emotions.login_throttle).
+# LOGIN_FAILURE_WINDOW_SECONDS is refused until the oldest leaves the window (emotions.accounts.login_throttle).
 LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
 LOGIN_FAILURE_WINDOW_SECONDS = env_float("LOGIN_FAILURE_WINDOW_SECONDS", 900)
 # Behind a proxy: the client's address is the last one of X-Forwarded-For (what the proxy saw).
@@ -230,7 +230,7 @@ UPLOAD_RETENTION_DAYS = env_float("UPLOAD_RETENTION_DAYS", 30)
 # The deployed run's checkpoint serves predictions; without one, the weights shipped with the code.
 SHIPPED_MODEL_PATH = env_path("SHIPPED_MODEL_PATH", SHIPPED_CHECKPOINT)
 # The web process predicts an upload itself when its send failed or no `inference` worker is alive
-# (emotions.worker_signals), so an install without workers still answers; while a worker is alive and
+# (emotions.infra.worker_signals), so an install without workers still answers; while a worker is alive and
 # merely busy, only once it has waited INFERENCE_WORKER_TIMEOUT_SECONDS unclaimed.
 # INFERENCE_WAIT_SECONDS bounds `?wait=1` on the API.
 INFERENCE_WORKER_TIMEOUT_SECONDS = env_float("INFERENCE_WORKER_TIMEOUT_SECONDS", 20)
@@ -239,7 +239,7 @@ INFERENCE_WAIT_SECONDS = env_float("INFERENCE_WAIT_SECONDS", 60)
 # it, and the sweep sends it again. A worker restarted under its name releases its claims at once.
 INFERENCE_STALE_SECONDS = env_float("INFERENCE_STALE_SECONDS", 30)
 # Threads for torch and OpenCV in one prediction: by default this machine's cores, shared among the
-# predictions running on it at once (emotions.cpu_share); INFERENCE_SHARE_CORES=0 uses all of them in
+# predictions running on it at once (emotions.infra.cpu_share); INFERENCE_SHARE_CORES=0 uses all of them in
 # every prediction, however many run.
 INFERENCE_THREADS = env_int("INFERENCE_THREADS", 0) or (
     len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

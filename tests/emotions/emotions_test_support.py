@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 from django.conf import settings
 
-from emotions import configs, stack
+from emotions.infra import stack
 from emotions.models import Dataset, Experiment, TrainingRun
+from emotions.training import configs
 from fer_site.celery import app as celery_app
 
 

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from emotions import services
+from emotions.training import services
 
 
 class Command(BaseCommand):

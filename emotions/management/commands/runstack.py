@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from emotions import stack
+from emotions.infra import stack
 
 
 class Command(BaseCommand):

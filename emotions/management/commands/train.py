@@ -1,8 +1,8 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from emotions import services, training
-from emotions.models import Experiment, TrainingRun
+from emotions.training import runner, services
+from emotions.training.models import Experiment, TrainingRun
 
 
 class Command(BaseCommand):
@@ -23,7 +23,7 @@ class Command(BaseCommand):
             raise CommandError(" ".join(error.messages)) from None
         self.stdout.write(f"Run #{run.pk} of {found.name!r}; log at {run.out_dir / 'train.log'}")
         try:
-            run = training.execute_run(run.pk, worker=training.default_worker_name(), echo=self.stdout.write)
+            run = runner.execute_run(run.pk, worker=runner.default_worker_name(), echo=self.stdout.write)
         except KeyboardInterrupt:
             raise CommandError(f"Interrupted: run #{run.pk} is marked failed; resume it from the admin.") from None
         if run.status != TrainingRun.Status.SUCCEEDED:

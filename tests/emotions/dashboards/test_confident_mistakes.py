@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from dashboards_test_support import make_run, save_checkpoint_for
 
-from emotions import mistakes as mistakes_module
-from emotions.faces import load_store
-from emotions.mistakes import MistakesUnavailable, confident_mistakes, evaluated_rows
+from emotions.dashboards import mistakes as mistakes_module
+from emotions.dashboards.faces import load_store
+from emotions.dashboards.mistakes import MistakesUnavailable, confident_mistakes, evaluated_rows
 from emotions.models import TrainingRun
 from ml.classes import FER_CLASSES
 
@@ -68,7 +68,7 @@ def test_a_quick_run_is_judged_on_the_sample_it_was_scored_on(ferlite_experiment
 
 
 def test_the_mistakes_agree_with_the_runs_private_test_accuracy(ferlite_experiment, face_dataset):
-    """Scored as emotions.training scores a run: ml's evaluate_checkpoint on prepare_store's sample."""
+    """Scored as emotions.training.runner scores a run: ml's evaluate_checkpoint on prepare_store's sample."""
     from ml.evaluate import evaluate_checkpoint
     from ml.train import TrainConfig, prepare_store
 

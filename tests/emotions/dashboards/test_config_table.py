@@ -1,5 +1,5 @@
 """Configs as tables of dotted keys, one column per run."""
-from emotions.config_table import config_rows, flatten
+from emotions.dashboards.config_table import config_rows, flatten
 
 
 def test_nested_keys_are_flattened_with_dots():

@@ -7,7 +7,7 @@ import pytest
 from dashboards_test_support import embedded_figure
 from PIL import Image
 
-from emotions.faces import load_store
+from emotions.dashboards.faces import load_store
 from ml.classes import FER_CLASSES
 
 pytestmark = pytest.mark.django_db

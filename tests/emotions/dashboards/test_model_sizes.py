@@ -1,5 +1,5 @@
 """Parameter counts for the leaderboard, derived from a run's config without building real weights."""
-from emotions.model_sizes import parameter_count
+from emotions.dashboards.model_sizes import parameter_count
 from ml.models import count_parameters, create_model
 
 

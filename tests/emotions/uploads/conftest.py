@@ -11,7 +11,8 @@ from django.test import Client
 from emotions_test_support import Stack, point_celery_at
 from uploads_test_support import astronaut, coffee, encode, save_tiny_checkpoint
 
-from emotions import uploads, worker_signals
+from emotions.infra import worker_signals
+from emotions.uploads import services
 
 
 @pytest.fixture(scope="session")
@@ -35,7 +36,7 @@ def no_model(settings, tmp_path):
 def sent(monkeypatch) -> list:
     """Uploads sent to the queue, recorded instead of sent: no worker runs in these tests."""
     recorded = []
-    monkeypatch.setattr(uploads, "send_upload", lambda upload: recorded.append(upload.pk) or True)
+    monkeypatch.setattr(services, "send_upload", lambda upload: recorded.append(upload.pk) or True)
     return recorded
 
 

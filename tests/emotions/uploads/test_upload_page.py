@@ -177,7 +177,7 @@ def test_an_upload_whose_worker_died_mid_prediction_is_redone_by_the_web_process
 
 
 def test_a_task_delivered_twice_predicts_once(visitor, astronaut_jpeg):
-    from emotions.tasks import predict_upload
+    from emotions.uploads.tasks import predict_upload
 
     result_page(visitor, upload(visitor, file("astronaut.jpg", astronaut_jpeg)))
     row = Upload.objects.get()

@@ -6,9 +6,9 @@ import pytest
 from django.utils import timezone
 from uploads_test_support import file
 
-from emotions import uploads
 from emotions.models import Upload
-from emotions.tasks import purge_old_uploads
+from emotions.uploads import services
+from emotions.uploads.tasks import purge_old_uploads
 
 pytestmark = pytest.mark.django_db
 
@@ -133,5 +133,5 @@ def test_a_deployed_run_serves_predictions_before_the_shipped_weights(visitor, e
     run.checkpoint = f"{run.out_dir_name}/best.pt"
     run.save()
     run.deploy()
-    assert uploads.model_in_use().description == f"run {run.pk}"
+    assert services.model_in_use().description == f"run {run.pk}"
     assert upload_as(visitor, "mine.jpg", astronaut_jpeg).model == f"run {run.pk}"

@@ -33,7 +33,7 @@ def test_an_upload_no_worker_claims_is_predicted_by_the_web_process(client, brok
 
 def test_an_unreachable_broker_still_gets_an_answer_from_the_web_process(client, settings, astronaut_jpeg):
     settings.INFERENCE_WORKER_TIMEOUT_SECONDS = 0
-    from emotions import stack
+    from emotions.infra import stack
 
     point_celery_at(f"redis://127.0.0.1:{stack.free_port()}/0")
     try:

@@ -1,13 +1,14 @@
 """When the web process predicts an upload itself, and how nothing is lost while the broker or a worker
-is down: the rules of emotions.uploads.needs_the_web_process and the upload sweep."""
+is down: the rules of emotions.uploads.services.needs_the_web_process and the upload sweep."""
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 from uploads_test_support import file
 
-from emotions import uploads, worker_signals
+from emotions.infra import dispatch, worker_signals
 from emotions.models import Upload
+from emotions.uploads import services
 
 pytestmark = [pytest.mark.django_db, pytest.mark.database]
 
@@ -25,33 +26,30 @@ def no_live_worker(monkeypatch):
     monkeypatch.setattr(worker_signals, "workers_alive", lambda: False)
 
 
-REAL_SEND_UPLOAD = uploads.send_upload  # the conftest records sends instead; these tests send for real
+REAL_SEND_UPLOAD = services.send_upload  # the conftest records sends instead; these tests send for real
 
 
 @pytest.fixture
 def broker_down(monkeypatch):
     """Sends fail as they do with Redis down."""
-    from emotions.tasks import predict_upload
 
     def refuse(*args, **kwargs):
         raise ConnectionRefusedError(111, "Connection refused")
 
-    monkeypatch.setattr(uploads, "send_upload", REAL_SEND_UPLOAD)
-    monkeypatch.setattr(predict_upload, "apply_async", refuse)
+    monkeypatch.setattr(services, "send_upload", REAL_SEND_UPLOAD)
+    monkeypatch.setattr(dispatch, "send", refuse)
 
 
 @pytest.fixture
 def broker_up(monkeypatch) -> list:
-    from emotions.tasks import predict_upload
-
     sent = []
-    monkeypatch.setattr(uploads, "send_upload", REAL_SEND_UPLOAD)
-    monkeypatch.setattr(predict_upload, "apply_async", lambda args, **kwargs: sent.append(args[0]))
+    monkeypatch.setattr(services, "send_upload", REAL_SEND_UPLOAD)
+    monkeypatch.setattr(dispatch, "send", lambda task_name, args, **kwargs: sent.append(args[0]))
     return sent
 
 
 def pending_upload(astronaut_jpeg, **changes) -> Upload:
-    [upload] = uploads.create_uploads([uploads.CheckedImage("astronaut.jpg", astronaut_jpeg, "image/jpeg")])
+    [upload] = services.create_uploads([services.CheckedImage("astronaut.jpg", astronaut_jpeg, "image/jpeg")])
     Upload.objects.filter(pk=upload.pk).update(**changes)
     upload.refresh_from_db()
     return upload
@@ -59,8 +57,8 @@ def pending_upload(astronaut_jpeg, **changes) -> Upload:
 
 def test_a_busy_worker_is_waited_for(busy_worker, astronaut_jpeg):
     upload = pending_upload(astronaut_jpeg)
-    assert not uploads.needs_the_web_process(upload)
-    assert uploads.settle(upload).status == "pending"
+    assert not services.needs_the_web_process(upload)
+    assert services.settle(upload).status == "pending"
 
 
 def test_with_no_live_worker_the_web_process_predicts_at_once(busy_worker, no_live_worker, client, astronaut_jpeg):
@@ -71,7 +69,7 @@ def test_with_no_live_worker_the_web_process_predicts_at_once(busy_worker, no_li
 def test_a_live_worker_that_leaves_it_unclaimed_too_long_is_stepped_in_for(settings, astronaut_jpeg):
     settings.INFERENCE_WORKER_TIMEOUT_SECONDS = 20
     upload = pending_upload(astronaut_jpeg, queued_at=timezone.now() - timedelta(seconds=21))
-    assert uploads.settle(upload).predicted_by == "web"
+    assert services.settle(upload).predicted_by == "web"
 
 
 @pytest.mark.django_db(transaction=True)  # the send happens at the commit, inside the request
@@ -86,21 +84,19 @@ def test_an_upload_the_broker_refused_is_predicted_at_once_by_whoever_waits(
 def test_uploads_saved_while_the_broker_was_down_are_sent_by_the_sweep_once_it_is_back(
     busy_worker, monkeypatch, client, astronaut_jpeg, django_capture_on_commit_callbacks
 ):
-    from emotions.tasks import predict_upload
-
-    monkeypatch.setattr(uploads, "send_upload", REAL_SEND_UPLOAD)
-    monkeypatch.setattr(predict_upload, "apply_async", lambda *a, **k: (_ for _ in ()).throw(ConnectionRefusedError()))
+    monkeypatch.setattr(services, "send_upload", REAL_SEND_UPLOAD)
+    monkeypatch.setattr(dispatch, "send", lambda *a, **k: (_ for _ in ()).throw(ConnectionRefusedError()))
     with django_capture_on_commit_callbacks(execute=True):
         body = client.post(API, {"image": file("astronaut.jpg", astronaut_jpeg)}).json()  # nobody waits for it
     upload = Upload.objects.get()
     assert body["status"] == "pending" and upload.queue_error and upload.sent_at is None
 
     sent = []
-    monkeypatch.setattr(predict_upload, "apply_async", lambda args, **kwargs: sent.append(args[0]))
-    assert uploads.sweep_uploads() == {"released": 0, "sent": 1}
+    monkeypatch.setattr(dispatch, "send", lambda task_name, args, **kwargs: sent.append(args[0]))
+    assert services.sweep_uploads() == {"released": 0, "sent": 1}
     upload.refresh_from_db()
     assert sent == [str(upload.pk)] and upload.queue_error == "" and upload.sent_at is not None
-    assert uploads.sweep_uploads() == {"released": 0, "sent": 0}  # sent once is enough
+    assert services.sweep_uploads() == {"released": 0, "sent": 0}  # sent once is enough
 
 
 def test_the_sweep_sends_again_uploads_never_sent_or_whose_message_was_lost(busy_worker, broker_up, settings,
@@ -110,7 +106,7 @@ def test_the_sweep_sends_again_uploads_never_sent_or_whose_message_was_lost(busy
     never_sent = pending_upload(astronaut_jpeg, sent_at=None, queued_at=long_ago)  # the web process died
     lost = pending_upload(astronaut_jpeg, sent_at=long_ago, queued_at=long_ago)  # Redis lost the message
     broker_up.clear()
-    assert uploads.sweep_uploads()["sent"] == 2
+    assert services.sweep_uploads()["sent"] == 2
     assert sorted(broker_up) == sorted([str(never_sent.pk), str(lost.pk)]) and str(just_now.pk) not in broker_up
 
 
@@ -120,7 +116,7 @@ def test_claims_of_a_dead_worker_are_released_when_it_starts_again(busy_worker, 
     other = pending_upload(astronaut_jpeg)
     assert other.claim("worker", "inference@elsewhere")
     broker_up.clear()
-    assert uploads.release_claims_of("inference@host") == 1
+    assert services.release_claims_of("inference@host") == 1
     upload.refresh_from_db()
     other.refresh_from_db()
     assert upload.status == "pending" and upload.claimed_by == "" and broker_up == [str(upload.pk)]
@@ -135,7 +131,7 @@ def test_a_claimant_given_up_on_cannot_overwrite_the_one_that_took_over(busy_wor
         started_at=timezone.now() - timedelta(seconds=settings.INFERENCE_STALE_SECONDS + 1))
     late_worker.refresh_from_db()
     upload.refresh_from_db()
-    assert uploads.settle(upload).status == "done" and upload.predicted_by == "web"
+    assert services.settle(upload).status == "done" and upload.predicted_by == "web"
     assert not late_worker.mark_done(model="late", faces=[], annotated="", width=1, height=1, whole_image=False)
     upload.refresh_from_db()
     assert upload.model == "shipped" and upload.predicted_by == "web"
@@ -146,14 +142,14 @@ def test_an_upload_whose_worker_stopped_beating_is_redone_at_once(busy_worker, m
     assert upload.claim("worker", "inference@killed")
     Upload.objects.filter(pk=upload.pk).update(started_at=timezone.now() - timedelta(seconds=5))
     upload.refresh_from_db()
-    assert uploads.settle(upload).status == "processing"  # its worker still beats: it is working on it
+    assert services.settle(upload).status == "processing"  # its worker still beats: it is working on it
 
     monkeypatch.setattr(worker_signals, "worker_alive", lambda node: node != "inference@killed")
-    assert uploads.settle(upload).status == "done" and upload.predicted_by == "web"
+    assert services.settle(upload).status == "done" and upload.predicted_by == "web"
 
 
 def test_a_fresh_claim_is_not_taken_for_dead_before_its_worker_could_beat(busy_worker, monkeypatch, astronaut_jpeg):
     monkeypatch.setattr(worker_signals, "worker_alive", lambda node: False)
     upload = pending_upload(astronaut_jpeg)
     assert upload.claim("worker", "inference@new")
-    assert uploads.settle(upload).status == "processing"
+    assert services.settle(upload).status == "processing"

@@ -1,0 +1,1 @@
+"""API tokens and throttled logins: who a request comes from, for every domain."""

@@ -1,0 +1,1 @@
+"""The experiment dashboards: leaderboard, run and dataset pages, charts, exports (read only)."""

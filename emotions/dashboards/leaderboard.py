@@ -1,0 +1,167 @@
+"""The experiments leaderboard: one row per run, filtered in the database and sorted in Python.
+
+Sorting happens after the query because half the columns live inside JSON (test metrics, config) or
+are derived (parameters); a leaderboard holds hundreds of runs, not millions.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Q, QuerySet, Sum
+
+from emotions.dashboards.model_sizes import parameter_count
+from emotions.training.models import TrainingRun
+
+SORTS = {
+    # key: column heading
+    "run": "Run",
+    "experiment": "Experiment",
+    "recipe": "Recipe",
+    "architecture": "Architecture",
+    "parameters": "Parameters",
+    "status": "Status",
+    "public_accuracy": "PublicTest acc.",
+    "public_macro_f1": "PublicTest macro-F1",
+    "private_accuracy": "PrivateTest acc.",
+    "private_macro_f1": "PrivateTest macro-F1",
+    "training_seconds": "Training time",
+    "device": "Device",
+}
+DEFAULT_SORT = "-private_accuracy"
+# Columns whose first click sorts biggest first (scores, sizes, times, newest run); names go A to Z.
+BIGGEST_FIRST = {"run", "parameters", "public_accuracy", "public_macro_f1", "private_accuracy", "private_macro_f1",
+                 "training_seconds"}
+
+
+@dataclass
+class LeaderboardRow:
+    run: TrainingRun
+    training_seconds: float | None
+
+    @property
+    def experiment(self) -> str:
+        return self.run.experiment.name
+
+    @property
+    def recipe(self) -> str:
+        return self.run.experiment.preset or self.run.config.get("name", "")
+
+    @property
+    def architecture(self) -> str:
+        return (self.run.config.get("model") or {}).get("name", "")
+
+    @property
+    def parameters(self) -> int | None:
+        return parameter_count(self.run.config, num_classes(self.run))
+
+    @property
+    def status(self) -> str:
+        return self.run.status
+
+    @property
+    def device(self) -> str:
+        return self.run.device
+
+    def _metric(self, split_metrics: dict | None, key: str) -> float | None:
+        return (split_metrics or {}).get(key)
+
+    @property
+    def public_accuracy(self):
+        return self._metric(self.run.public_test_metrics, "accuracy")
+
+    @property
+    def public_macro_f1(self):
+        return self._metric(self.run.public_test_metrics, "macro_f1")
+
+    @property
+    def private_accuracy(self):
+        return self._metric(self.run.private_test_metrics, "accuracy")
+
+    @property
+    def private_macro_f1(self):
+        return self._metric(self.run.private_test_metrics, "macro_f1")
+
+    def sort_value(self, key: str):
+        return self.run.pk if key == "run" else getattr(self, key)
+
+
+def num_classes(run: TrainingRun) -> int:
+    """Classes of the model: what the test metrics name, else the config's selection, else FER2013's seven."""
+    metrics = run.private_test_metrics or run.public_test_metrics
+    if metrics and metrics.get("class_names"):
+        return len(metrics["class_names"])
+    return len(run.config.get("classes") or ()) or 7
+
+
+@dataclass
+class Filters:
+    status: str = ""
+    architecture: str = ""
+    dataset: str = ""
+    q: str = ""
+
+    @classmethod
+    def from_query(cls, query) -> Filters:
+        return cls(**{name: query.get(name, "").strip() for name in ("status", "architecture", "dataset", "q")})
+
+    def apply(self, runs: QuerySet) -> QuerySet:
+        if self.status in TrainingRun.Status.values:
+            runs = runs.filter(status=self.status)
+        if self.architecture:
+            runs = runs.filter(config__model__name=self.architecture)
+        if self.dataset.isdigit():
+            runs = runs.filter(experiment__dataset_id=int(self.dataset))
+        if self.q:
+            runs = runs.filter(Q(experiment__name__icontains=self.q) | Q(experiment__preset__icontains=self.q))
+        return runs
+
+    @property
+    def active(self) -> bool:
+        return any((self.status, self.architecture, self.dataset, self.q))
+
+
+def parse_sort(value: str) -> tuple[str, bool]:
+    """'-private_accuracy' -> ('private_accuracy', True); anything unknown gives the default order."""
+    key, descending = value.lstrip("-"), value.startswith("-")
+    if key not in SORTS:
+        return parse_sort(DEFAULT_SORT)
+    return key, descending
+
+
+def leaderboard_rows(filters: Filters, sort: str = DEFAULT_SORT) -> list[LeaderboardRow]:
+    runs = filters.apply(
+        TrainingRun.objects.select_related("experiment__dataset").annotate(training_seconds=Sum("epoch_metrics__seconds"))
+    )
+    rows = [LeaderboardRow(run, run.training_seconds) for run in runs]
+    return sort_rows(rows, sort)
+
+
+def sort_rows(rows: list[LeaderboardRow], sort: str) -> list[LeaderboardRow]:
+    """Sorted by `sort` ('key' or '-key'); rows without a value (no test metrics yet) always go last."""
+    key, descending = parse_sort(sort)
+    present = [row for row in rows if row.sort_value(key) not in (None, "")]
+    missing = [row for row in rows if row.sort_value(key) in (None, "")]
+
+    def value(row):
+        v = row.sort_value(key)
+        return v.lower() if isinstance(v, str) else v
+
+    # Ties keep the newest run first whichever way the column is sorted.
+    present.sort(key=lambda row: -row.run.pk)
+    present.sort(key=value, reverse=descending)
+    return present + missing
+
+
+def column_headers(query, sort: str) -> list[dict]:
+    """Each sortable column's label and link: the same filters, sorted by it (again: the other way)."""
+    current, descending = parse_sort(sort)
+    headers = []
+    for key, label in SORTS.items():
+        params = query.copy()
+        sort_descending = not descending if key == current else key in BIGGEST_FIRST
+        params["sort"] = f"-{key}" if sort_descending else key
+        headers.append({
+            "key": key, "label": label, "url": "?" + params.urlencode(),
+            "arrow": ("▼" if descending else "▲") if key == current else "",
+        })
+    return headers

@@ -1,0 +1,68 @@
+"""Datasets: their class balance, sample faces per class, and the augmentation preview."""
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.cache import cache_control
+
+from emotions import charts
+from emotions.dashboards.access import dashboard_view
+from emotions.dashboards.augmentation import augmented_copies, default_recipe
+from emotions.dashboards.faces import load_store, png_bytes, png_data_uri, sample_indices
+from emotions.training import configs
+from emotions.training.models import Dataset
+
+PREVIEW_COPIES = 8
+
+
+def _load_store_or_none(dataset: Dataset):
+    from ml.data import DataImportError
+
+    try:
+        return load_store(dataset)
+    except (FileNotFoundError, DataImportError):
+        return None
+
+
+@dashboard_view
+def dataset_list(request):
+    return render(request, "emotions/dataset_list.html", {"datasets": Dataset.objects.all()})
+
+
+@dashboard_view
+def dataset_detail(request, pk: int):
+    dataset = get_object_or_404(Dataset, pk=pk)
+    store = _load_store_or_none(dataset)
+    context = {
+        "dataset": dataset,
+        "counts_chart": charts.embed(charts.class_counts(dataset.counts, dataset.class_names)),
+        "store_missing": store is None,
+    }
+    if store is not None:
+        samples = sample_indices(store)
+        context["samples"] = samples
+        context.update(_augmentation_preview(request, store, samples))
+    return render(request, "emotions/dataset.html", context)
+
+
+def _augmentation_preview(request, store, samples) -> dict:
+    recipes = list(configs.preset_paths())
+    recipe = request.GET.get("recipe") if request.GET.get("recipe") in recipes else default_recipe(recipes)
+    first_sample = next((rows[0] for rows in samples.values() if rows), None)
+    face = request.GET.get("face", "")
+    face = int(face) if face.isdigit() and int(face) < len(store) else first_sample
+    if recipe is None or face is None:
+        return {"recipes": recipes}
+    try:
+        copies = augmented_copies(store.images[face], configs.load_preset(recipe), count=PREVIEW_COPIES)
+    except ValidationError as error:
+        return {"recipes": recipes, "recipe": recipe, "face": face, "preview_error": " ".join(error.messages)}
+    return {"recipes": recipes, "recipe": recipe, "face": face, "preview": [png_data_uri(copy) for copy in copies]}
+
+
+@dashboard_view
+@cache_control(private=True, max_age=3600)  # a store's faces never change; a new import is a new dataset
+def dataset_face(request, pk: int, index: int):
+    store = _load_store_or_none(get_object_or_404(Dataset, pk=pk))
+    if store is None or index >= len(store):
+        raise Http404("No such face.")
+    return HttpResponse(png_bytes(store.images[index]), content_type="image/png")

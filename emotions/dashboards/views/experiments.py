@@ -1,0 +1,44 @@
+"""The experiments leaderboard and the comparison of runs picked from it."""
+from django.shortcuts import render
+
+from emotions import charts
+from emotions.dashboards.access import dashboard_view
+from emotions.dashboards.config_table import config_rows
+from emotions.dashboards.leaderboard import DEFAULT_SORT, Filters, column_headers, leaderboard_rows
+from emotions.training.models import Dataset, TrainingRun
+
+
+@dashboard_view
+def leaderboard(request):
+    from ml.models import list_models
+
+    filters = Filters.from_query(request.GET)
+    sort = request.GET.get("sort", DEFAULT_SORT)
+    return render(request, "emotions/leaderboard.html", {
+        "rows": leaderboard_rows(filters, sort),
+        "filters": filters,
+        "headers": column_headers(request.GET, sort),
+        "statuses": TrainingRun.Status.choices,
+        "architectures": list_models(),
+        "datasets": Dataset.objects.only("pk", "name"),
+    })
+
+
+@dashboard_view
+def compare(request):
+    ids = list(dict.fromkeys(int(value) for value in request.GET.getlist("run") if value.isdigit()))
+    runs = sorted(
+        TrainingRun.objects.filter(pk__in=ids).select_related("experiment").prefetch_related("epoch_metrics"),
+        key=lambda run: ids.index(run.pk),
+    )
+    context = {"runs": runs}
+    if len(runs) >= 2:
+        labelled = [(f"#{run.pk} {run.experiment.name}", run) for run in runs]
+        scored = [(label, run.private_test_metrics) for label, run in labelled if run.private_test_metrics]
+        context.update(
+            curves={field: charts.embed(figure) for field, figure in
+                    charts.compared_curves([(label, list(run.epoch_metrics.all())) for label, run in labelled]).items()},
+            per_class_f1=charts.embed(charts.compared_per_class_f1(scored)) if scored else None,
+            config_rows=config_rows([run.config for run in runs]),
+        )
+    return render(request, "emotions/compare.html", context)

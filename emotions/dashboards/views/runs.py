@@ -1,0 +1,72 @@
+"""A run's page, and what its JavaScript fetches: live status, refreshed curves, the mistakes grid."""
+from django.http import JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+
+from emotions import charts
+from emotions.dashboards.access import dashboard_view, get_run_or_404
+from emotions.dashboards.config_table import config_rows
+from emotions.dashboards.leaderboard import num_classes
+from emotions.dashboards.mistakes import MistakesUnavailable, confident_mistakes
+from emotions.dashboards.model_sizes import parameter_count
+from emotions.dashboards.run_exports import tensorboard_dir
+from emotions.dashboards.run_status import LiveStatus
+from emotions.training.models import TrainingRun
+from ml.inference.photo_eval import load_photo_evaluations, summary_rows
+
+SPLITS = ("private_test", "public_test")
+
+
+def _curves(run: TrainingRun, epochs) -> dict:
+    return {f"chart-{key}": charts.embed(figure) for key, figure in charts.learning_curves(epochs, run.best_epoch).items()}
+
+
+def _photo_evaluations(run: TrainingRun) -> list[dict]:
+    """What `python -m ml evaluate-photos --save` recorded beside the run's checkpoint, for this checkpoint."""
+    return summary_rows(load_photo_evaluations(run.checkpoint.path)) if run.checkpoint else []
+
+
+@dashboard_view
+def run_detail(request, pk: int):
+    run = get_run_or_404(pk)
+    epochs = list(run.epoch_metrics.all())
+    split = request.GET.get("split") if request.GET.get("split") in SPLITS else "private_test"
+    metrics = getattr(run, f"{split}_metrics")
+    return render(request, "emotions/run.html", {
+        "run": run,
+        "epochs": epochs,
+        "live": LiveStatus.from_epochs(run, epochs),
+        "curves": _curves(run, epochs),
+        "split": split,
+        "metrics": metrics,
+        "per_class": charts.embed(charts.per_class_bars(metrics, split)) if metrics else None,
+        "confusion": charts.embed(charts.confusion_heatmap(metrics, split)) if metrics else None,
+        "config_rows": config_rows([run.config]),
+        "parameters": parameter_count(run.config, num_classes(run)),
+        "training_seconds": sum(row.seconds for row in epochs),
+        "has_tensorboard": tensorboard_dir(run) is not None,
+        "photo_evaluations": _photo_evaluations(run),
+    })
+
+
+@never_cache
+@dashboard_view
+def run_status(request, pk: int):
+    return JsonResponse(LiveStatus.query(get_run_or_404(pk)).to_dict())
+
+
+@never_cache
+@dashboard_view
+def run_curves(request, pk: int):
+    run = get_run_or_404(pk)
+    return JsonResponse(_curves(run, list(run.epoch_metrics.all())))
+
+
+@dashboard_view
+def run_mistakes(request, pk: int):
+    run = get_run_or_404(pk)
+    try:
+        mistakes, reason = confident_mistakes(run), ""
+    except MistakesUnavailable as error:
+        mistakes, reason = None, str(error)
+    return render(request, "emotions/_mistakes.html", {"run": run, "mistakes": mistakes, "reason": reason})

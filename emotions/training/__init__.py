@@ -1,0 +1,1 @@
+"""Training: datasets, experiments and their runs, launched from the admin onto the training queue."""

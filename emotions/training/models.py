@@ -1,0 +1,301 @@
+"""Experiment records: imported datasets, experiments (a config on a dataset), their training runs.
+
+A TrainingRun's status is the one source of truth for the web app and the workers alike. Every change
+of status is a conditional UPDATE (`filter(pk=..., status=...).update(...)`), so a duplicate task
+delivery, a late worker and a cancel from the admin can race without one undoing another.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+from django.utils import timezone
+
+from emotions.training import configs
+
+
+class Dataset(models.Model):
+    """An imported FER2013 store: one .npz under MEDIA_ROOT, made by `manage.py import_fer2013`."""
+
+    name = models.CharField(max_length=100, unique=True)
+    source_name = models.CharField(max_length=255, help_text="The file or folder it was imported from.")
+    source_checksum = models.CharField(max_length=64, help_text="SHA-256 of the source.")
+    store_file = models.FileField(upload_to="datasets/", max_length=255)
+    class_names = models.JSONField(default=list)
+    counts = models.JSONField(default=dict, help_text="Images per split and class.")
+    report = models.JSONField(default=dict, help_text="What the import read, skipped and why.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def store_path(self) -> Path:
+        return Path(self.store_file.path)
+
+    def num_images(self, split: str | None = None) -> int:
+        splits = [split] if split else self.counts.keys()
+        return sum(sum(self.counts.get(name, {}).values()) for name in splits)
+
+    def load_store(self):
+        from ml.data import FerStore
+
+        return FerStore.load(self.store_path)
+
+
+class Experiment(models.Model):
+    """A training config on a dataset. `config` holds the resolved config, every key spelt out."""
+
+    name = models.CharField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    preset = models.CharField(max_length=100, blank=True, help_text="The configs/*.yaml it started from.")
+    config = models.JSONField(default=dict)
+    dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="experiments")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        try:
+            self.config = configs.resolve(self.config)
+        except ValidationError as error:
+            raise ValidationError({"config": error.messages}) from None
+
+
+class TrainingRunQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(status__in=TrainingRun.ACTIVE)
+
+    def stale(self, now=None):
+        """Running runs whose worker has stopped beating: it was killed or ran out of memory."""
+        now = now or timezone.now()
+        cutoff = now - timedelta(seconds=settings.TRAINING_STALE_AFTER_SECONDS)
+        return self.filter(status=TrainingRun.Status.RUNNING, heartbeat_at__lt=cutoff)
+
+    def unsent(self, now=None):
+        """Queued runs the broker has not accepted: the send failed, or never happened (a crash right
+        after the commit). The grace period keeps a send that is under way from being doubled."""
+        now = now or timezone.now()
+        return self.filter(status=TrainingRun.Status.QUEUED, sent_at__isnull=True).filter(
+            models.Q(queue_error__gt="") | models.Q(created_at__lt=now - timedelta(seconds=TrainingRun.SEND_GRACE_SECONDS))
+        )
+
+    def deployed(self) -> TrainingRun | None:
+        return self.filter(is_deployed=True).first()
+
+
+class TrainingRun(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
+    SEND_GRACE_SECONDS = 30
+
+    experiment = models.ForeignKey(Experiment, on_delete=models.PROTECT, related_name="runs")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    config = models.JSONField(default=dict, help_text="The resolved config, frozen at launch.")
+    launched_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    resumed_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="resumptions",
+        help_text="The run whose last checkpoint this one continues.",
+    )
+
+    # Queueing: a run is saved first and sent after the commit; sent_at stays empty until Redis took it.
+    task_id = models.CharField(max_length=50, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    queue_error = models.TextField(blank=True, help_text="Why the last send to the queue failed.")
+
+    # Progress, written by the worker.
+    worker = models.CharField(max_length=200, blank=True, help_text="The Celery node running it.")
+    device = models.CharField(max_length=100, blank=True)
+    epoch = models.PositiveIntegerField(default=0, help_text="Epochs finished.")
+    epochs = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    # Outcome.
+    error = models.TextField(blank=True)
+    stop_reason = models.CharField(max_length=20, blank=True)
+    best_epoch = models.PositiveIntegerField(null=True, blank=True)
+    public_test_metrics = models.JSONField(null=True, blank=True)
+    private_test_metrics = models.JSONField(null=True, blank=True)
+    checkpoint = models.FileField(max_length=255, blank=True, help_text="The best epoch's weights.")
+    log_file = models.FileField(max_length=255, blank=True)
+    is_deployed = models.BooleanField(default=False, help_text="Serves upload predictions.")
+
+    objects = TrainingRunQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_deployed"], condition=models.Q(is_deployed=True), name="one_deployed_model"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.experiment.name} #{self.pk}"
+
+    # Files ---------------------------------------------------------------------------------------
+    @property
+    def out_dir_name(self) -> str:
+        return f"runs/{self.pk}"
+
+    @property
+    def out_dir(self) -> Path:
+        return Path(settings.MEDIA_ROOT) / self.out_dir_name
+
+    @property
+    def last_checkpoint_path(self) -> Path:
+        return self.out_dir / "last.pt"
+
+    @property
+    def can_resume(self) -> bool:
+        return self.status in (self.Status.FAILED, self.Status.CANCELLED) and self.last_checkpoint_path.is_file()
+
+    def log_tail(self, lines: int = 200) -> str:
+        if not self.log_file:
+            return ""
+        try:
+            with open(self.log_file.path, encoding="utf-8", errors="replace") as handle:
+                return "".join(handle.readlines()[-lines:])
+        except FileNotFoundError:
+            return ""
+
+    # Progress ------------------------------------------------------------------------------------
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE
+
+    @property
+    def progress(self) -> float:
+        return self.epoch / self.epochs if self.epochs else 0.0
+
+    @property
+    def progress_label(self) -> str:
+        return f"epoch {self.epoch}/{self.epochs}"
+
+    def _transition(self, from_statuses, **changes) -> bool:
+        """Apply `changes` only if the row is still in one of `from_statuses`; True if it was."""
+        updated = TrainingRun.objects.filter(pk=self.pk, status__in=from_statuses).update(**changes)
+        self.refresh_from_db()
+        return bool(updated)
+
+    def mark_sent(self, task_id: str) -> None:
+        self.task_id, self.sent_at, self.queue_error = task_id, timezone.now(), ""
+        TrainingRun.objects.filter(pk=self.pk).update(task_id=task_id, sent_at=self.sent_at, queue_error="")
+
+    def mark_send_failed(self, reason: str) -> None:
+        self.queue_error = reason or "the queue is unreachable"
+        TrainingRun.objects.filter(pk=self.pk).update(queue_error=self.queue_error)
+
+    def mark_running(self, worker: str, device: str = "") -> bool:
+        """Claim a queued run for `worker`. False when someone else has it, or it was cancelled."""
+        now = timezone.now()
+        return self._transition(
+            [self.Status.QUEUED],
+            status=self.Status.RUNNING, worker=worker, device=device, started_at=now, heartbeat_at=now,
+            log_file=f"{self.out_dir_name}/train.log", epochs=self.config.get("epochs", 0), error="",
+        )
+
+    def beat(self) -> bool:
+        """Record that the worker is alive. False when the run is no longer running (cancelled)."""
+        return bool(
+            TrainingRun.objects.filter(pk=self.pk, status=self.Status.RUNNING).update(heartbeat_at=timezone.now())
+        )
+
+    def record_epoch(self, result) -> None:
+        """Store one epoch of ml's EpochResult (idempotent per epoch) and move the progress on."""
+        values = result.to_dict()
+        EpochMetric.objects.update_or_create(
+            run=self, epoch=values["epoch"], defaults={f: values[f] for f in EpochMetric.RESULT_FIELDS}
+        )
+        changes = {"epoch": values["epoch"], "epochs": values["epochs"], "heartbeat_at": timezone.now()}
+        if values["is_best"]:
+            changes["best_epoch"] = values["epoch"]
+        TrainingRun.objects.filter(pk=self.pk, status=self.Status.RUNNING).update(**changes)
+
+    def record_stop(self, result, checkpoint: str = "") -> None:
+        """What the training loop left behind, whatever the status is now (a cancel keeps its files)."""
+        self.stop_reason, self.device = result.stop_reason, result.device
+        self.best_epoch = result.best_epoch or None
+        self.checkpoint = checkpoint
+        self.save(update_fields=["stop_reason", "device", "best_epoch", "checkpoint"])
+
+    def mark_succeeded(self, public_test_metrics: dict, private_test_metrics: dict) -> bool:
+        return self._transition(
+            [self.Status.RUNNING],
+            status=self.Status.SUCCEEDED, finished_at=timezone.now(),
+            public_test_metrics=public_test_metrics, private_test_metrics=private_test_metrics,
+        )
+
+    def mark_failed(self, reason: str) -> bool:
+        return self._transition(
+            self.ACTIVE, status=self.Status.FAILED, error=reason, finished_at=timezone.now()
+        )
+
+    def mark_cancelled(self) -> bool:
+        return self._transition(self.ACTIVE, status=self.Status.CANCELLED, finished_at=timezone.now())
+
+    # Deployment ----------------------------------------------------------------------------------
+    def deploy(self) -> None:
+        """Make this run the one that serves predictions, in place of any other."""
+        if self.status != self.Status.SUCCEEDED or not self.checkpoint:
+            raise ValidationError(f"Run #{self.pk} cannot be deployed: only a succeeded run with a checkpoint can.")
+        with transaction.atomic():
+            # Deployments queue up: each first locks every run that may be deployed, in one order (no
+            # deadlock), so the next one sees this one committed and replaces it. Without the lock, two at
+            # once on PostgreSQL both find nothing to undeploy and collide on one_deployed_model.
+            list(TrainingRun.objects.select_for_update().filter(status=self.Status.SUCCEEDED).order_by("pk")
+                 .values_list("pk", flat=True))
+            TrainingRun.objects.filter(is_deployed=True).exclude(pk=self.pk).update(is_deployed=False)
+            TrainingRun.objects.filter(pk=self.pk).update(is_deployed=True)
+        self.is_deployed = True
+
+
+class EpochMetric(models.Model):
+    RESULT_FIELDS = (
+        "train_loss", "train_acc", "val_loss", "val_acc", "val_macro_f1", "lr", "seconds",
+        "images_per_second", "is_best",
+    )
+
+    run = models.ForeignKey(TrainingRun, on_delete=models.CASCADE, related_name="epoch_metrics")
+    epoch = models.PositiveIntegerField()
+    train_loss = models.FloatField()
+    train_acc = models.FloatField()
+    val_loss = models.FloatField()
+    val_acc = models.FloatField()
+    val_macro_f1 = models.FloatField()
+    lr = models.FloatField()
+    seconds = models.FloatField()
+    images_per_second = models.FloatField()
+    is_best = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["run", "epoch"]
+        constraints = [models.UniqueConstraint(fields=["run", "epoch"], name="one_metric_per_epoch")]
+
+    def __str__(self) -> str:
+        return f"{self.run} epoch {self.epoch}"
