@@ -200,6 +200,9 @@ CELERY_BEAT_SCHEDULE = {
 
 # Where presets are read from, and the archive `import_fer2013` reads when given no source.
 CONFIGS_DIR = BASE_DIR / "configs"
+# Measured recipes committed with the code (`python -m ml recipes` output without checkpoints): recorded as
+# finished runs, with the shipped model, when a dataset is imported (emotions.training.imports).
+RESULTS_DIR = env_path("RESULTS_DIR", BASE_DIR / "results" / "recipes")
 FER2013_ZIP = env_str("FER2013_ZIP")
 
 LOGGING = {

@@ -2,6 +2,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from emotions.training import services
@@ -13,8 +14,10 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("source", nargs="?", help="fer2013.csv, a folder or a zip (default: $FER2013_ZIP)")
         parser.add_argument("--name", help="the dataset's name (default: the source's file name)")
+        parser.add_argument("--no-results", action="store_true",
+                            help="do not record the committed recipe results and the shipped model as runs")
 
-    def handle(self, *args, source=None, name=None, **options):
+    def handle(self, *args, source=None, name=None, no_results=False, **options):
         from ml.data import DataImportError, format_counts
 
         source = source or settings.FER2013_ZIP
@@ -31,3 +34,6 @@ class Command(BaseCommand):
             raise CommandError(" ".join(error.messages)) from None
         self.stdout.write(format_counts(dataset.load_store()))
         self.stdout.write(self.style.SUCCESS(f"Imported dataset {dataset.name!r} (id {dataset.pk}): {dataset.num_images():,} images."))
+        if not no_results:
+            # The leaderboard starts with what was measured before: the recipes table and the shipped model.
+            call_command("import_runs", "--dataset", dataset.name, stdout=self.stdout._out, stderr=self.stderr._out)
