@@ -194,3 +194,24 @@ def emotion_probabilities(probabilities: dict[str, float], title: str = "Probabi
                    hovertemplate="%{x}: %{y:.1%}<extra></extra>")
     return _figure(title, [trace], height=260, showlegend=False, yaxis=dict(range=[0, 1.1], tickformat=".0%"),
                    margin=dict(l=8, r=8, t=40, b=8))
+
+
+# The live camera page ------------------------------------------------------------------------------
+# One colour per emotion, the same on the live page's boxes (static/js/live.js reads them off the chart).
+EMOTION_COLOURS = {"Angry": "#d62728", "Disgust": "#2ca02c", "Fear": "#9467bd", "Happy": "#e6a100",
+                   "Sad": "#1f77b4", "Surprise": "#17becf", "Neutral": "#7f7f7f"}
+LIVE_WINDOW_SECONDS = 60
+
+
+def live_timeline(class_names: Sequence[str]) -> go.Figure:
+    """The live page's rolling chart, empty: each emotion's probability for the largest face in view over
+    the last LIVE_WINDOW_SECONDS. The page adds a point per frame; a frame without a face leaves a gap."""
+    spare = iter(TEMPLATE.layout.colorway)
+    traces = [
+        go.Scatter(x=[], y=[], name=name, mode="lines", line=dict(color=EMOTION_COLOURS.get(name) or next(spare), width=2),
+                   connectgaps=False, hovertemplate=f"{name}: %{{y:.0%}}<extra></extra>")
+        for name in class_names
+    ]
+    return _figure("The last minute (the largest face)", traces, height=300,
+                   xaxis=dict(range=[-LIVE_WINDOW_SECONDS, 0], title=dict(text="seconds (0 is now)"), fixedrange=True),
+                   yaxis=dict(range=[0, 1], tickformat=".0%", fixedrange=True))

@@ -4,6 +4,7 @@ from django.urls import path, reverse_lazy
 from emotions.accounts import views as tokens
 from emotions.accounts.login_throttle import LoginView
 from emotions.dashboards.views import datasets, downloads, experiments, runs
+from emotions.live import views as live
 from emotions.uploads import api
 from emotions.uploads import views as uploads
 
@@ -19,6 +20,9 @@ urlpatterns = [
     path("uploads/<uuid:pk>/whole-image/", uploads.upload_whole_image, name="upload_whole_image"),
     path("uploads/<uuid:pk>/delete/", uploads.upload_delete, name="upload_delete"),
     path("history/", uploads.history, name="history"),
+    path("live/", live.live_page, name="live"),
+    path("live/frame/", live.live_frame, name="live_frame"),
+    path("live/save/", live.live_save, name="live_save"),
     path("api/predictions/", api.predictions, name="api_predictions"),
     path("api/predictions/<uuid:pk>/", api.prediction, name="api_prediction"),
     path("tokens/", tokens.token_list, name="tokens"),

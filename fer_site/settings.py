@@ -230,6 +230,12 @@ UPLOAD_MAX_FILES = env_int("UPLOAD_MAX_FILES", 10)
 UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 10 * 1024 * 1024)
 UPLOAD_MAX_PIXELS = env_int("UPLOAD_MAX_PIXELS", 40_000_000)
 UPLOAD_RETENTION_DAYS = env_float("UPLOAD_RETENTION_DAYS", 30)
+# The live camera page (/live/): each frame is predicted in its request and never stored. The page sends
+# JPEGs of 480x360 (about 30 kB); a frame over either limit is refused with a 413. A frame waits at most
+# LIVE_FRAME_WAIT_SECONDS for the web process's prediction slot, then is skipped with a 503.
+LIVE_FRAME_MAX_BYTES = env_int("LIVE_FRAME_MAX_BYTES", 2 * 1024 * 1024)
+LIVE_FRAME_MAX_PIXELS = env_int("LIVE_FRAME_MAX_PIXELS", 1920 * 1080)
+LIVE_FRAME_WAIT_SECONDS = env_float("LIVE_FRAME_WAIT_SECONDS", 2)
 # The deployed run's checkpoint serves predictions; without one, the weights shipped with the code.
 SHIPPED_MODEL_PATH = env_path("SHIPPED_MODEL_PATH", SHIPPED_CHECKPOINT)
 # The web process predicts an upload itself when its send failed or no `inference` worker is alive

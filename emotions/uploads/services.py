@@ -197,20 +197,31 @@ def _threads_for_prediction():
     return cpu_share.share_of_cores(settings.INFERENCE_THREADS)
 
 
+def analyse_image(image, *, whole_image: bool = False):
+    """(the model in use, its `ml.inference.Analysis` of a decoded image) on this prediction's share of
+    the cores: an upload's prediction, and a live camera frame's (emotions.live)."""
+    choice = model_in_use()
+    predictor = predictor_for(choice.path)
+    with _threads_for_prediction():
+        return choice, predictor.analyse(image, whole_image=whole_image)
+
+
+def face_result(face) -> dict:
+    """One `ml.inference.FacePrediction` as uploads store it and the API and the live page show it."""
+    box = face.box
+    return {"box": [box.x, box.y, box.w, box.h], "label": face.label, "probabilities": face.probabilities}
+
+
 def _predict_claimed(upload: Upload) -> None:
     from ml.inference import draw_boxes, load_image
 
-    choice = model_in_use()
-    predictor = predictor_for(choice.path)
     image = load_image(Path(upload.image.path).read_bytes(), max_bytes=max(settings.UPLOAD_MAX_BYTES, upload.image.size),
                        max_pixels=settings.UPLOAD_MAX_PIXELS)
-    with _threads_for_prediction():
-        analysis = predictor.analyse(image, whole_image=upload.whole_image)
+    choice, analysis = analyse_image(image, whole_image=upload.whole_image)
     faces = []
     for index, face in enumerate(analysis.faces):
         upload.face_crop_path(index).write_bytes(png_bytes(face.crop))
-        box = face.box
-        faces.append({"box": [box.x, box.y, box.w, box.h], "label": face.label, "probabilities": face.probabilities})
+        faces.append(face_result(face))
     annotated = draw_boxes(image, analysis.faces)
     annotated.save(upload.directory / ANNOTATED_NAME, format="JPEG", quality=90)
     # analysis.whole_image is also true for a small image, which ml takes to be a face crop.
@@ -252,6 +263,21 @@ def _predict_here(upload_id, wait: float) -> bool:
     finally:
         _web_prediction_slot.release()
     return True
+
+
+class WebProcessBusy(RuntimeError):
+    """This process's prediction slot stayed taken (another prediction here) for as long as we could wait."""
+
+
+def analyse_here(image, *, wait: float):
+    """`analyse_image` in this process's web-prediction slot, once it is free within `wait` seconds, else
+    WebProcessBusy: a live camera frame, predicted in its request and never stored."""
+    if not _web_prediction_slot.acquire(timeout=wait):
+        raise WebProcessBusy("The server is busy with another prediction; the next frame will try again.")
+    try:
+        return analyse_image(image)
+    finally:
+        _web_prediction_slot.release()
 
 
 def _claimant_is_dead(upload: Upload) -> bool:
