@@ -126,6 +126,7 @@ def analyse_video(
     should_stop: Callable[[], bool] | None = None,
     annotated_frames: int = 0,
     track_gap: float = TRACK_GAP_SECONDS,
+    frame_batch: int = FRAME_BATCH,
 ) -> VideoAnalysis:
     """Every face's emotions through the video at `path`, sampled `fps` times a second (at most the video's rate).
 
@@ -135,7 +136,8 @@ def analyse_video(
     `progress(frames_done, frames_total)` is called after each batch of frames, and once at the start;
     `should_stop()` before each sampled frame is decoded: when it says stop, the faces analysed so far
     come back with `cancelled` set. `annotated_frames` > 0 keeps up to that many sampled frames, evenly
-    spread, as JPEGs with the boxes drawn (`annotated`), for a scrubber.
+    spread, as JPEGs with the boxes drawn (`annotated`), for a scrubber. `frame_batch` frames are
+    searched and classified together (1: each on its own, as photos are).
     """
     if not fps > 0:
         raise ValueError(f"fps must be greater than 0, got {fps}")
@@ -174,7 +176,7 @@ def analyse_video(
             if frame is None:
                 break
             batch.append(frame)
-            if len(batch) == FRAME_BATCH:
+            if len(batch) >= frame_batch:
                 analyse_batch()
     finally:
         frames.close()

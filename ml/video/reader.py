@@ -75,12 +75,14 @@ def probe_video(path: str | Path, *, max_seconds: float | None = MAX_SECONDS) ->
             raise VideoError(NOT_A_VIDEO)
     capture = open_capture(path)
     try:
-        width, height = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
-        if width * height > MAX_FRAME_PIXELS:
-            raise VideoError(f"the video's frames are {width}x{height} pixels; the limit is "
-                             f"{MAX_FRAME_PIXELS / 1e6:.1f} megapixels (4K)")
-        if not capture.grab() or not capture.retrieve()[0]:
+        _check_frame_size(int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+        ok = capture.grab()
+        ok, frame = capture.retrieve() if ok else (False, None)
+        if not ok or frame is None:
             raise VideoError(NO_FRAME)
+        # The decoded frame's size, not the header's: OpenCV turns a phone's portrait video upright.
+        height, width = frame.shape[:2]
+        _check_frame_size(width, height)
         header_fps = capture.get(cv2.CAP_PROP_FPS)
         header_count = capture.get(cv2.CAP_PROP_FRAME_COUNT)
     finally:
@@ -101,10 +103,11 @@ def open_capture(path: str | Path) -> cv2.VideoCapture:
 
 
 class FrameSampler:
-    """The frame nearest each time k / fps (k = 0, 1, ...), in order; `fps` at most the video's own.
+    """The frame nearest each time k / fps (k = 0, 1, ...), in order.
 
     A frame is taken for time k / fps when its timestamp is within half a frame before it or later,
-    which under a steady frame rate is the nearest frame. A video whose frames run past `max_seconds`
+    which under a steady frame rate is the nearest frame; a frame serves one time at most, so an `fps`
+    above the video's own gives every frame once. A video whose frames run past `max_seconds`
     (its header said less) raises `VideoError` when the decoding gets there. Once iterated to the end,
     `end` is where the last frame ends (seconds): the video's duration as decoded.
     """
@@ -192,6 +195,12 @@ def _frame_time(capture: cv2.VideoCapture, first: float | None, last_t: float, f
     if not math.isfinite(t) or t <= last_t:
         t = last_t + 1 / fps  # a frame without a usable timestamp follows the one before
     return t, first
+
+
+def _check_frame_size(width: int, height: int) -> None:
+    if width * height > MAX_FRAME_PIXELS:
+        raise VideoError(f"the video's frames are {width}x{height} pixels; the limit is "
+                         f"{MAX_FRAME_PIXELS / 1e6:.1f} megapixels (4K)")
 
 
 def _check_duration(duration: float, max_seconds: float | None) -> None:

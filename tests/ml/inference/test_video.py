@@ -311,6 +311,12 @@ def test_a_longer_video_than_its_header_says_is_stopped_at_the_limit(videos, pre
         analyse_video(path, predictor, max_seconds=2)
 
 
+def test_frames_larger_than_4k_are_refused(videos, monkeypatch):
+    monkeypatch.setattr("ml.video.reader.MAX_FRAME_PIXELS", 320 * 239)
+    assert refused(videos("one.avi", scene="one")) == (
+        "the video's frames are 320x240 pixels; the limit is 0.1 megapixels (4K)")
+
+
 def test_an_fps_of_zero_is_a_programming_error(videos, predictor):
     with pytest.raises(ValueError, match="fps must be greater than 0"):
         analyse_video(videos("one.avi", scene="one"), predictor, fps=0)
