@@ -215,3 +215,57 @@ def live_timeline(class_names: Sequence[str]) -> go.Figure:
     return _figure("The last minute (the largest face)", traces, height=300,
                    xaxis=dict(range=[-LIVE_WINDOW_SECONDS, 0], title=dict(text="seconds (0 is now)"), fixedrange=True),
                    yaxis=dict(range=[0, 1], tickformat=".0%", fixedrange=True))
+
+
+# Video results --------------------------------------------------------------------------------------
+def emotion_colour(name: str, index: int) -> str:
+    """EMOTION_COLOURS' colour for a FER2013 class; a class of another model gets the colorway's."""
+    return EMOTION_COLOURS.get(name) or TEMPLATE.layout.colorway[index % len(TEMPLATE.layout.colorway)]
+
+
+def emotion_timeline(frames: Sequence[dict], class_names: Sequence[str], title: str,
+                     duration: float | None = None) -> go.Figure:
+    """One face through a video (its frames: {t, label, probabilities}): a line per class, the probability
+    over time, and under them the top emotion as a band of its colour (one heatmap row)."""
+    names = list(class_names) or (list(frames[0]["probabilities"]) if frames else [])
+    times = [frame["t"] for frame in frames]
+    traces = [
+        go.Scatter(x=times, y=[frame["probabilities"].get(name) for frame in frames], name=name,
+                   mode=_line_mode(len(times)), line=dict(color=emotion_colour(name, i), width=2), yaxis="y",
+                   hovertemplate=f"{name}: %{{y:.0%}} at %{{x:.2f}} s<extra></extra>")
+        for i, name in enumerate(names)
+    ]
+    # The band: each sampled frame's top class as an index, drawn in that class's colour.
+    steps = max(1, len(names) - 1)
+    scale = []
+    for i, name in enumerate(names):
+        colour = emotion_colour(name, i)
+        scale += [[max(0.0, (i - 0.5) / steps), colour], [min(1.0, (i + 0.5) / steps), colour]]
+    labels = [frame["label"] for frame in frames]
+    traces.append(go.Heatmap(
+        x=times, y=["top"], z=[[names.index(label) for label in labels]], customdata=[labels], zmin=0, zmax=steps,
+        colorscale=scale, showscale=False, yaxis="y2", name="top emotion",
+        hovertemplate="top emotion at %{x:.2f} s: %{customdata}<extra></extra>",
+    ))
+    x_range = [0, duration] if duration else None
+    return _figure(
+        title, traces, height=340,
+        xaxis=dict(title="seconds", range=x_range, automargin=True),
+        yaxis=dict(domain=[0.2, 1], range=[0, 1], tickformat=".0%", title="probability", automargin=True),
+        yaxis2=dict(domain=[0, 0.1], showticklabels=False, showgrid=False, fixedrange=True),
+        margin=dict(l=8, r=8, t=64, b=8),
+    )
+
+
+def emotion_shares(shares: dict[int, dict[str, float]], class_names: Sequence[str]) -> go.Figure:
+    """Each face's share of its time per top emotion ({track: {class: share}}): a stacked bar per face."""
+    tracks = sorted(shares)
+    names = list(class_names) or (list(shares[tracks[0]]) if tracks else [])
+    faces = [f"Face {track}" for track in tracks]
+    traces = [
+        go.Bar(y=faces, x=[shares[track].get(name, 0) for track in tracks], name=name, orientation="h",
+               marker_color=emotion_colour(name, i), hovertemplate=f"%{{y}}: {name} %{{x:.0%}} of the time<extra></extra>")
+        for i, name in enumerate(names)
+    ]
+    return _figure("Share of time per emotion", traces, height=max(180, 110 + 40 * len(tracks)), barmode="stack",
+                   xaxis=dict(range=[0, 1], tickformat=".0%"), yaxis=dict(autorange="reversed"))

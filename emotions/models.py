@@ -3,5 +3,7 @@ in its package; a new domain's are imported here too."""
 from emotions.accounts.models import ApiToken, LoginFailure
 from emotions.training.models import Dataset, EpochMetric, Experiment, TrainingRun
 from emotions.uploads.models import Upload, upload_path  # upload_path: migration 0002 names it here
+from emotions.videos.models import Video
 
-__all__ = ["ApiToken", "Dataset", "EpochMetric", "Experiment", "LoginFailure", "TrainingRun", "Upload", "upload_path"]
+__all__ = ["ApiToken", "Dataset", "EpochMetric", "Experiment", "LoginFailure", "TrainingRun", "Upload", "Video",
+           "upload_path"]

@@ -7,6 +7,8 @@ from emotions.dashboards.views import datasets, downloads, experiments, runs
 from emotions.live import views as live
 from emotions.uploads import api
 from emotions.uploads import views as uploads
+from emotions.videos import api as videos_api
+from emotions.videos import views as videos
 
 app_name = "emotions"
 
@@ -23,6 +25,17 @@ urlpatterns = [
     path("live/", live.live_page, name="live"),
     path("live/frame/", live.live_frame, name="live_frame"),
     path("live/save/", live.live_save, name="live_save"),
+    path("videos/", videos.video_list, name="videos"),
+    path("videos/<uuid:pk>/", videos.video_detail, name="video_detail"),
+    path("videos/<uuid:pk>/status.json", videos.video_status, name="video_status"),
+    path("videos/<uuid:pk>/frames/<int:index>.jpg", videos.video_frame, name="video_frame"),
+    path("videos/<uuid:pk>/original", videos.video_original, name="video_original"),
+    path("videos/<uuid:pk>/faces.csv", videos.video_csv, name="video_csv"),
+    path("videos/<uuid:pk>/result.json", videos.video_json, name="video_json"),
+    path("videos/<uuid:pk>/cancel/", videos.video_cancel, name="video_cancel"),
+    path("videos/<uuid:pk>/delete/", videos.video_delete, name="video_delete"),
+    path("api/videos/", videos_api.videos, name="api_videos"),
+    path("api/videos/<uuid:pk>/", videos_api.video, name="api_video"),
     path("api/predictions/", api.predictions, name="api_predictions"),
     path("api/predictions/<uuid:pk>/", api.prediction, name="api_prediction"),
     path("tokens/", tokens.token_list, name="tokens"),

@@ -161,6 +161,9 @@ CELERY_TASK_ROUTES = {
     "emotions.predict_upload": {"queue": "inference"},
     "emotions.sweep_uploads": {"queue": "inference"},
     "emotions.purge_old_uploads": {"queue": "inference"},
+    "emotions.process_video": {"queue": "inference"},
+    "emotions.sweep_videos": {"queue": "inference"},
+    "emotions.purge_old_videos": {"queue": "inference"},
 }
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1  # a training worker must not hold runs another GPU host could take
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -193,6 +196,16 @@ CELERY_BEAT_SCHEDULE = {
     },
     "purge-old-uploads": {
         "task": "emotions.purge_old_uploads",
+        "schedule": 3600,
+        "options": {"expires": 3600},
+    },
+    "sweep-videos": {
+        "task": "emotions.sweep_videos",
+        "schedule": SWEEP_INTERVAL_SECONDS,
+        "options": {"expires": SWEEP_INTERVAL_SECONDS},
+    },
+    "purge-old-videos": {  # the uploads' retention, UPLOAD_RETENTION_DAYS
+        "task": "emotions.purge_old_videos",
         "schedule": 3600,
         "options": {"expires": 3600},
     },
@@ -236,6 +249,10 @@ UPLOAD_RETENTION_DAYS = env_float("UPLOAD_RETENTION_DAYS", 30)
 LIVE_FRAME_MAX_BYTES = env_int("LIVE_FRAME_MAX_BYTES", 2 * 1024 * 1024)
 LIVE_FRAME_MAX_PIXELS = env_int("LIVE_FRAME_MAX_PIXELS", 1920 * 1080)
 LIVE_FRAME_WAIT_SECONDS = env_float("LIVE_FRAME_WAIT_SECONDS", 2)
+# Videos (the page and POST /api/videos/): analysed on the `inference` queue only, private and purged like
+# photos. Longer or larger ones are refused before anything is stored.
+VIDEO_MAX_BYTES = env_int("VIDEO_MAX_BYTES", 200 * 1024 * 1024)
+VIDEO_MAX_SECONDS = env_float("VIDEO_MAX_SECONDS", 600)
 # The deployed run's checkpoint serves predictions; without one, the weights shipped with the code.
 SHIPPED_MODEL_PATH = env_path("SHIPPED_MODEL_PATH", SHIPPED_CHECKPOINT)
 # The web process predicts an upload itself when its send failed or no `inference` worker is alive

@@ -76,9 +76,12 @@ def test_the_services_send_tasks_that_exist_under_those_names_and_are_routed():
     from emotions.training import tasks as training_tasks
     from emotions.uploads import services as upload_services
     from emotions.uploads import tasks as upload_tasks
+    from emotions.videos import services as video_services
+    from emotions.videos import tasks as video_tasks
 
     assert training_tasks.train_run.name == training_services.TRAIN_RUN_TASK
     assert upload_tasks.predict_upload.name == upload_services.PREDICT_UPLOAD_TASK
+    assert video_tasks.process_video.name == video_services.PROCESS_VIDEO_TASK
     ours = {name for name in celery_app.tasks if name.startswith("emotions.")}
-    assert {training_services.TRAIN_RUN_TASK, upload_services.PREDICT_UPLOAD_TASK} <= ours
+    assert {training_services.TRAIN_RUN_TASK, upload_services.PREDICT_UPLOAD_TASK, video_services.PROCESS_VIDEO_TASK} <= ours
     assert ours == set(settings.CELERY_TASK_ROUTES)
