@@ -266,8 +266,10 @@ def release_claims_of(worker: str) -> int:
 def sweep_videos() -> dict[str, int]:
     """Release videos whose worker stopped beating, and send again what no worker would otherwise get
     (VideoQuerySet.to_send_again): beat runs it every SWEEP_INTERVAL_SECONDS, workers at start-up."""
-    released = _back_to_pending(Video.objects.stale_claims())
-    sent = sum(send_video(video) for video in Video.objects.to_send_again())
+    stale = list(Video.objects.stale_claims().values_list("pk", flat=True))
+    released = _back_to_pending(Video.objects.stale_claims().filter(pk__in=stale))
+    again = Video.objects.to_send_again() | Video.objects.filter(pk__in=stale, status=Video.Status.PENDING)
+    sent = sum(send_video(video) for video in again.distinct())
     return {"released": released, "sent": sent}
 
 
