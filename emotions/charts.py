@@ -250,9 +250,10 @@ def emotion_timeline(frames: Sequence[dict], class_names: Sequence[str], title: 
     x_range = [0, duration] if duration else None
     return _figure(
         title, traces, height=340,
-        xaxis=dict(title="seconds", range=x_range, automargin=True),
+        # The time axis under the band, so the band sits between the lines and the seconds.
+        xaxis=dict(title="seconds", range=x_range, anchor="y2", automargin=True),
         yaxis=dict(domain=[0.2, 1], range=[0, 1], tickformat=".0%", title="probability", automargin=True),
-        yaxis2=dict(domain=[0, 0.1], showticklabels=False, showgrid=False, fixedrange=True),
+        yaxis2=dict(domain=[0, 0.1], showgrid=False, fixedrange=True, ticks=""),
         margin=dict(l=8, r=8, t=64, b=8),
     )
 
@@ -267,5 +268,6 @@ def emotion_shares(shares: dict[int, dict[str, float]], class_names: Sequence[st
                marker_color=emotion_colour(name, i), hovertemplate=f"%{{y}}: {name} %{{x:.0%}} of the time<extra></extra>")
         for i, name in enumerate(names)
     ]
-    return _figure("Share of time per emotion", traces, height=max(180, 110 + 40 * len(tracks)), barmode="stack",
-                   xaxis=dict(range=[0, 1], tickformat=".0%"), yaxis=dict(autorange="reversed"))
+    return _figure("Share of time per emotion", traces, height=max(200, 120 + 40 * len(tracks)), barmode="stack",
+                   xaxis=dict(range=[0, 1], tickformat=".0%"), yaxis=dict(autorange="reversed"),
+                   legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0, xanchor="left", traceorder="normal"))
