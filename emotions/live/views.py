@@ -1,6 +1,8 @@
 """The live camera page (/live/), open to everyone as the upload page is. Each frame the page posts comes
 back predicted and is forgotten; "save this moment" posts the frame as an ordinary upload, its saver's
 (account or browser session) like any other."""
+import logging
+
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -12,6 +14,8 @@ from emotions.live import services
 from emotions.uploads import services as uploads
 from emotions.uploads.views import session_owner
 from ml.classes import FER_CLASSES
+
+logger = logging.getLogger(__name__)
 
 FRAME_WIDTH = 480  # the frames the page sends: 480x360 from a 4:3 camera, about 30 kB as a JPEG
 FRAME_INTERVAL_MS = 250  # at most 4 frames a second, and never a second one before the first is answered
@@ -28,6 +32,9 @@ def _model_and_classes() -> tuple[str, list[str]]:
         return "", list(uploads.predictor_for(uploads.model_in_use().path).class_names)
     except uploads.NoModelAvailable as error:
         return str(error), list(FER_CLASSES)
+    except Exception as error:  # a broken checkpoint: say so on the page rather than fail it
+        logger.exception("the model in use could not be loaded")
+        return f"The model could not be loaded: {error}", list(FER_CLASSES)
 
 
 def live_page(request):
@@ -53,6 +60,9 @@ def live_frame(request):
         response = _error(str(error), 503)
         response["Retry-After"] = "1"
         return response
+    except Exception as error:  # as an upload's failure reads (emotions.uploads.services.predict)
+        logger.exception("a live frame's prediction failed")
+        return _error(f"The prediction failed: {error}", 500)
 
 
 @require_POST

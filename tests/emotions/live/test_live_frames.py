@@ -138,6 +138,14 @@ def test_without_a_model_the_page_says_so_and_frames_are_503(visitor, astronaut_
     assert response.status_code == 503 and "no model is available" in response.json()["error"]
 
 
+def test_a_broken_model_is_said_on_the_page_and_in_each_frames_answer(visitor, astronaut_jpeg, settings, tmp_path):
+    settings.SHIPPED_MODEL_PATH = tmp_path / "broken.pt"
+    settings.SHIPPED_MODEL_PATH.write_bytes(b"not a checkpoint")
+    assert "The model could not be loaded" in visitor.get("/live/").content.decode()
+    response = post_frame(visitor, astronaut_jpeg)
+    assert response.status_code == 500 and response.json()["error"].startswith("The prediction failed")
+
+
 def test_a_frame_waits_for_a_prediction_running_in_its_process_then_is_skipped_with_a_503(visitor, astronaut_jpeg, settings):
     settings.LIVE_FRAME_WAIT_SECONDS = 0.05
     with services._web_prediction_slot:  # an upload predicted by this web process
