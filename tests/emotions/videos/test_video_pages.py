@@ -1,5 +1,11 @@
 """The pages: the photo upload page also takes a video, the video's page shows the worker's progress while it
 runs (frames done of total) and offers to cancel, and /videos/ lists a person's videos."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from videos_test_support import face_video, video_file
 
@@ -43,3 +49,18 @@ def test_the_downloads_wait_for_the_result(visitor):
     assert visitor.get(f"/videos/{pk}/faces.csv").status_code == 404
     assert visitor.get(f"/videos/{pk}/result.json").status_code == 404
     assert visitor.get(f"/videos/{pk}/frames/0.jpg").status_code == 404
+
+
+
+def settings_read_with(**env) -> list:
+    """[VIDEO_MAX_BYTES, VIDEO_MAX_SECONDS] as a fresh process reads them with `env` set."""
+    script = "import json, fer_site.settings as s; print(json.dumps([s.VIDEO_MAX_BYTES, s.VIDEO_MAX_SECONDS]))"
+    base = {k: v for k, v in os.environ.items() if not k.startswith("VIDEO_")}
+    result = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).resolve().parents[3], env={**base, **env},
+                            capture_output=True, text=True, timeout=120, check=True)
+    return json.loads(result.stdout)
+
+
+def test_the_limits_come_from_the_environment():
+    assert settings_read_with() == [200 * 1024 * 1024, 600]
+    assert settings_read_with(VIDEO_MAX_BYTES="1000000", VIDEO_MAX_SECONDS="90.5") == [1_000_000, 90.5]
