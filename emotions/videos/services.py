@@ -51,7 +51,7 @@ WAIT_STEP_SECONDS = 0.5
 @dataclass(frozen=True)
 class CheckedVideo:
     name: str
-    path: Path  # a temporary copy, removed once saved (or refused)
+    path: Path  # the upload on disk (Django's temporary file, or a copy of a small one), gone after the request
     size: int
     content_type: str
     fps: float
@@ -86,14 +86,17 @@ def checked_video(file, fps: float):
     if file.size is not None and file.size > limit:  # refused before copying it anywhere
         raise UploadRefused(f"{name}: the file is {file.size / 2**20:.1f} MB; the limit is {limit / 2**20:g} MB.", 413)
     with tempfile.TemporaryDirectory(prefix="fer-video-") as folder:
-        path = Path(folder) / "video"
-        size = 0
-        with open(path, "wb") as copy:
-            for chunk in file.chunks():
-                size += len(chunk)
-                if size > limit:
-                    raise UploadRefused(f"{name}: the file is over the limit of {limit / 2**20:g} MB.", 413)
-                copy.write(chunk)
+        if hasattr(file, "temporary_file_path"):  # Django wrote a large upload to disk already
+            path = Path(file.temporary_file_path())
+            size = path.stat().st_size
+        else:
+            path, size = Path(folder) / "video", 0
+            with open(path, "wb") as copy:
+                for chunk in file.chunks():
+                    size += len(chunk)
+                    copy.write(chunk)
+        if size > limit:
+            raise UploadRefused(f"{name}: the file is {size / 2**20:.1f} MB; the limit is {limit / 2**20:g} MB.", 413)
         try:
             info = probe_video(path, max_seconds=settings.VIDEO_MAX_SECONDS)
         except VideoError as error:

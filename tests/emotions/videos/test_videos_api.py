@@ -40,6 +40,15 @@ def test_a_post_answers_202_at_once_with_the_id_status_and_progress(client, sent
     assert sent == [uuid.UUID(body["id"])]  # sent to the inference queue once committed
 
 
+def test_a_large_upload_that_django_wrote_to_disk_is_checked_there_and_stored_whole(client, settings):
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 0  # every upload goes to a temporary file, as a large video does
+    response = post(client)
+    assert response.status_code == 202
+    video = Video.objects.get()
+    assert video.file.read() == short_video() and video.size == len(short_video())
+    assert video.content_type == "video/x-msvideo" and video.file.name == f"videos/{video.pk}/original.avi"
+
+
 def test_the_get_answers_the_same_and_once_done_the_faces_over_time(client, worker):
     location = post(client)["Location"]
     assert client.get(location).json()["status"] == "pending"
