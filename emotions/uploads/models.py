@@ -10,24 +10,14 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from emotions.accounts.ownership import OwnedQuerySet
+
 
 def upload_path(upload: Upload, filename: str) -> str:
     return f"{upload.directory_name}/{filename}"
 
 
-class UploadQuerySet(models.QuerySet):
-    def owned_by(self, user, session_owner: str | None):
-        """A person's own uploads: their account's when logged in, else their browser session's."""
-        if user is not None and user.is_authenticated:
-            return self.filter(owner=user)
-        if not session_owner:
-            return self.none()
-        return self.filter(owner__isnull=True, session_owner=session_owner)
-
-    def expired(self, now=None):
-        now = now or timezone.now()
-        return self.filter(created_at__lt=now - timedelta(days=settings.UPLOAD_RETENTION_DAYS))
-
+class UploadQuerySet(OwnedQuerySet):  # owned_by() and expired(): the privacy and retention rule
     def stale_claims(self, now=None):
         """Claimed longer ago than INFERENCE_STALE_SECONDS: the claimant died mid-prediction."""
         now = now or timezone.now()

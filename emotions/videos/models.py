@@ -11,6 +11,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from emotions.accounts.ownership import OwnedQuerySet
+
 NO_FACE = "No face was found in any sampled frame."  # ml.video.NO_FACE, as a sentence
 
 
@@ -18,20 +20,7 @@ def video_path(video: Video, filename: str) -> str:
     return f"{video.directory_name}/{filename}"
 
 
-class VideoQuerySet(models.QuerySet):
-    def owned_by(self, user, session_owner: str | None):
-        """A person's own videos: their account's when logged in, else their browser session's."""
-        if user is not None and user.is_authenticated:
-            return self.filter(owner=user)
-        if not session_owner:
-            return self.none()
-        return self.filter(owner__isnull=True, session_owner=session_owner)
-
-    def expired(self, now=None):
-        """Older than UPLOAD_RETENTION_DAYS: videos are kept exactly as long as photos."""
-        now = now or timezone.now()
-        return self.filter(created_at__lt=now - timedelta(days=settings.UPLOAD_RETENTION_DAYS))
-
+class VideoQuerySet(OwnedQuerySet):  # owned_by() and expired(): the privacy and retention rule
     def stale_claims(self, now=None):
         """Processing, but its worker has not beaten for INFERENCE_STALE_SECONDS: it died mid-video."""
         now = now or timezone.now()
