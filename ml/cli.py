@@ -168,6 +168,18 @@ def run_recipes_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_publish_recipes(args: argparse.Namespace) -> int:
+    from ml.recipes import publish_results, results_table
+
+    try:
+        results = publish_results(args.source, args.target)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(results_table(results))
+    return 0
+
+
 def run_ensemble(args: argparse.Namespace) -> int:
     from ml.train.checkpoint import ensemble_payload, load_checkpoint, save_checkpoint
 
@@ -285,6 +297,15 @@ def build_parser() -> argparse.ArgumentParser:
     recipes.add_argument("--limit", type=int, help="at most N images per split (quick trials)")
     recipes.add_argument("--device", choices=["auto", "cpu", "cuda"])
     recipes.set_defaults(handler=run_recipes_command)
+
+    publish = commands.add_parser(
+        "publish-recipes", help="copy finished recipes into a folder to commit (no checkpoint over 10 MB)",
+        description="Copy every finished recipe of SOURCE (a `recipes --out` folder) into TARGET with its config, "
+        "curves and evaluations, and rewrite TARGET/results.md and results.json to list every recipe there.",
+    )
+    publish.add_argument("source", help="a folder written by `python -m ml recipes --out`")
+    publish.add_argument("target", nargs="?", default="results/recipes", help="default: results/recipes")
+    publish.set_defaults(handler=run_publish_recipes)
 
     models = commands.add_parser("models", help="list the registered architectures")
     models.set_defaults(handler=run_models)

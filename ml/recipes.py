@@ -8,6 +8,7 @@ time-limited jobs. Training time is the sum of the epochs' own times, so resumes
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -20,6 +21,10 @@ RESULT_FILE = "result.json"
 # checkpoint: `manage.py import_runs` records them as a finished TrainingRun.
 HISTORY_FILE = "history.json"
 EVALUATION_FILE = "evaluation.json"
+# What a published (committed) recipe folder holds, result.json last (its presence means the rest is there);
+# no checkpoint unless it is small enough for git.
+PUBLISHED_FILES = ("config.yaml", HISTORY_FILE, EVALUATION_FILE, RESULT_FILE)
+PUBLISHED_CHECKPOINT_MAX_BYTES = 10 * 1024 * 1024
 
 
 @dataclass
@@ -184,3 +189,32 @@ def _duration(seconds: float) -> str:
     if seconds < 5400:
         return f"{seconds / 60:.1f} min"
     return f"{seconds / 3600:.1f} h"
+
+
+def publish_results(source: str | Path, target: str | Path, *, log: Callable[[str], None] = print) -> list[RecipeResult]:
+    """Copy every finished recipe of `source` (a `recipes --out` folder) into `target` for committing:
+    results, curves, evaluations and config, plus `best.pt` only when under 10 MB. Recipes already published
+    in `target` stay, so a table built over several machines or sessions grows; `results.md`/`results.json`
+    list them all, by recipe name."""
+    source, target = Path(source), Path(target)
+    finished = sorted(path.parent for path in source.glob(f"*/{RESULT_FILE}"))
+    if not finished:
+        raise ValueError(f"{source}: no finished recipe (no */{RESULT_FILE}) to publish")
+    for run_dir in finished:
+        missing = [name for name in PUBLISHED_FILES if not (run_dir / name).is_file()]
+        if missing:
+            raise ValueError(f"{run_dir}: {', '.join(missing)} missing beside {RESULT_FILE}")
+    for run_dir in finished:
+        published = target / run_dir.name
+        published.mkdir(parents=True, exist_ok=True)
+        for name in PUBLISHED_FILES:
+            shutil.copyfile(run_dir / name, published / name)
+        checkpoint = run_dir / "best.pt"
+        small = checkpoint.is_file() and checkpoint.stat().st_size <= PUBLISHED_CHECKPOINT_MAX_BYTES
+        if small:
+            shutil.copyfile(checkpoint, published / "best.pt")
+        log(f"{run_dir.name}: published{' with its checkpoint' if small else ' (checkpoint too large to commit)'}")
+    results = [RecipeResult.load(path) for path in sorted(target.glob(f"*/{RESULT_FILE}"))]
+    (target / "results.md").write_text(results_table(results) + "\n")
+    (target / "results.json").write_text(json.dumps([asdict(result) for result in results], indent=2))
+    return results

@@ -133,3 +133,45 @@ def test_the_table_names_device_time_and_notes():
         "| `seed003_resnet18_4class` (from scratch (no ImageNet weights); 4 classes; flip TTA) | not comparable "
         "| 81.2% | 0.802 | 100 (61) | 72.0 min | cuda (NVIDIA H100) |"
     )
+
+
+def test_publishing_copies_finished_recipes_without_large_checkpoints_and_keeps_earlier_ones(
+        tmp_path, synthetic_store, monkeypatch):
+    import ml.recipes
+
+    trained = tmp_path / "var"
+    for name in ("tiny_b", "tiny_a"):
+        run_recipe(TrainConfig.from_yaml(tiny_recipe(tmp_path, name, epochs=1)), synthetic_store, trained,
+                   log=lambda _: None)
+    (trained / "half_done").mkdir()
+    (trained / "half_done" / "last.pt").write_bytes(b"not finished")
+    target = tmp_path / "results"
+    ran = subprocess.run([sys.executable, "-m", "ml", "publish-recipes", trained, target], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert ran.returncode == 0, ran.stderr
+    assert sorted(path.name for path in target.iterdir()) == ["results.json", "results.md", "tiny_a", "tiny_b"]
+    published = target / "tiny_a"
+    assert sorted(path.name for path in published.iterdir()) == [
+        "best.pt", "config.yaml", "evaluation.json", "history.json", "result.json"]  # a tiny model is small
+    assert (published / "evaluation.json").read_bytes() == (trained / "tiny_a" / "evaluation.json").read_bytes()
+    assert [row["recipe"] for row in json.loads((target / "results.json").read_text())] == ["tiny_a", "tiny_b"]
+    assert (target / "results.md").read_text().strip() in ran.stdout
+
+    # A later session publishes another recipe from elsewhere: the earlier ones stay in the table, and a
+    # checkpoint over the limit is left out.
+    elsewhere = tmp_path / "elsewhere"
+    run_recipe(TrainConfig.from_yaml(tiny_recipe(tmp_path, "tiny_c", epochs=1)), synthetic_store, elsewhere,
+               log=lambda _: None)
+    monkeypatch.setattr(ml.recipes, "PUBLISHED_CHECKPOINT_MAX_BYTES", 1000)
+    ml.recipes.publish_results(elsewhere, target, log=lambda _: None)
+    assert not (target / "tiny_c" / "best.pt").exists() and (target / "tiny_c" / "result.json").exists()
+    assert [row["recipe"] for row in json.loads((target / "results.json").read_text())] == [
+        "tiny_a", "tiny_b", "tiny_c"]
+
+
+def test_publishing_a_folder_with_nothing_finished_names_it(tmp_path):
+    ran = subprocess.run([sys.executable, "-m", "ml", "publish-recipes", tmp_path / "empty", tmp_path / "out"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert ran.returncode == 2
+    assert "empty: no finished recipe" in ran.stderr and "Traceback" not in ran.stderr
+    assert not (tmp_path / "out").exists()
