@@ -10,6 +10,7 @@ import pytest
 from django.conf import settings
 from django.contrib.auth.models import Permission
 from django.db import connections
+from django.test import Client
 from emotions_test_support import (
     PostgresServer,
     RedisServer,
@@ -18,6 +19,7 @@ from emotions_test_support import (
     make_experiment,
     make_noise_store,
     point_celery_at,
+    save_tiny_checkpoint,
 )
 
 from emotions.models import Dataset, Experiment
@@ -81,6 +83,17 @@ def experiment(noise_dataset) -> Experiment:
     return make_experiment(noise_dataset)
 
 
+@pytest.fixture(scope="session")
+def tiny_model_path(tmp_path_factory):
+    """The shipped model of the upload, video and live tests (their conftests point SHIPPED_MODEL_PATH at it)."""
+    return save_tiny_checkpoint(tmp_path_factory.mktemp("weights") / "default.pt")
+
+
+@pytest.fixture
+def no_model(settings, tmp_path):
+    settings.SHIPPED_MODEL_PATH = tmp_path / "missing" / "default.pt"
+
+
 # Personas ---------------------------------------------------------------------------------------
 @pytest.fixture
 def staff(django_user_model):
@@ -110,6 +123,31 @@ def staff_client(client, staff):
     return client
 
 
+@pytest.fixture
+def member(django_user_model):
+    """A signed-up user who is not staff: uploads photos and videos, looks at the dashboards."""
+    return django_user_model.objects.create_user("member", password="member-password")
+
+
+@pytest.fixture
+def member_client(member) -> Client:
+    client = Client()
+    client.force_login(member)
+    return client
+
+
+@pytest.fixture
+def visitor(db) -> Client:
+    """Someone who opened the site without logging in: their photos and videos belong to their session."""
+    return Client()
+
+
+@pytest.fixture
+def stranger(db) -> Client:
+    """Another anonymous visitor, in a browser session of their own."""
+    return Client()
+
+
 # Processes (integration tests) --------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def redis_server(tmp_path_factory):
@@ -134,6 +172,31 @@ def worker_stack(django_db_setup, redis_server, tmp_path_factory):
 @pytest.fixture
 def media_shared_with_workers(settings, _media_in_tmp, worker_stack):
     settings.MEDIA_ROOT = worker_stack.media
+
+
+@pytest.fixture(scope="module")
+def inference_worker_env() -> dict:
+    """What the `inference` worker's environment adds to the test process's (a folder's conftest may say more)."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def inference_stack(django_db_setup, redis_server, tmp_path_factory, inference_worker_env):
+    """A prefork worker on the `inference` queue alone, as production runs it, on the module's Redis."""
+    processes = Stack(redis_server, tmp_path_factory.mktemp("inference-stack"))
+    processes.env.update(inference_worker_env)
+    point_celery_at(redis_server.url)
+    try:
+        processes.start_inference_worker()
+        yield processes
+    finally:
+        processes.stop()
+        point_celery_at(settings.CELERY_BROKER_URL)
+
+
+@pytest.fixture
+def media_shared_with_inference_worker(settings, _media_in_tmp, inference_stack):
+    settings.MEDIA_ROOT = inference_stack.media
 
 
 # A real browser ------------------------------------------------------------------------------------

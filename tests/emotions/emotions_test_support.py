@@ -55,6 +55,20 @@ def make_experiment(dataset: Dataset, name: str = "tiny cnn3", **changes) -> Exp
     return Experiment.objects.create(name=name, config=tiny_config(**changes), dataset=dataset)
 
 
+
+def save_tiny_checkpoint(path: Path) -> Path:
+    """A ferlite of width 8 with seeded random weights, in the layout ml's load_model reads: the shipped
+    model of the upload, video and live tests."""
+    import torch
+
+    from ml.classes import FER_CLASSES
+    from ml.models import create_model
+    from ml.train.checkpoint import checkpoint_payload, save_checkpoint
+
+    torch.manual_seed(0)
+    model = create_model("ferlite", num_classes=len(FER_CLASSES), width=8)
+    return save_checkpoint(checkpoint_payload(model, name="ferlite", options={"width": 8}, class_names=FER_CLASSES), path)
+
 # Waiting ----------------------------------------------------------------------------------------
 def wait_for(condition, timeout: float, message: str, interval: float = 0.25):
     deadline = time.monotonic() + timeout

@@ -1,22 +1,10 @@
-"""Fixtures for the dashboard tests: a logged-in (non-staff) member, a dataset of noise faces, and runs
-with known test metrics and epochs."""
+"""Fixtures for the dashboard tests: a dataset of noise faces, and runs with known test metrics and epochs.
+(The logged-in member who looks at them, `member_client`, is tests/emotions/conftest.py's.)"""
 from __future__ import annotations
 
 import pytest
 from dashboards_test_support import CONFUSION, add_epochs, make_face_store, make_run, metrics_from_confusion
 from emotions_test_support import dataset_for, make_experiment
-
-
-@pytest.fixture
-def member(django_user_model):
-    """A logged-in user who is not staff: may look at the dashboards, not launch anything."""
-    return django_user_model.objects.create_user("member", password="member-password")
-
-
-@pytest.fixture
-def member_client(client, member):
-    client.force_login(member)
-    return client
 
 
 @pytest.fixture

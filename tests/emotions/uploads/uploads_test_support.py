@@ -6,13 +6,10 @@ from __future__ import annotations
 import io
 import struct
 import zlib
-from pathlib import Path
 
 import numpy as np
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
-
-from ml.classes import FER_CLASSES
 
 
 def encode(image: Image.Image, format: str, **options) -> bytes:
@@ -73,18 +70,6 @@ def bad_uploads() -> dict[str, tuple[bytes, str]]:
         "truncated JPEG": (jpeg[: len(jpeg) // 2], "truncated or corrupt"),
         "decompression bomb": (png_claiming_size(30_000, 30_000), "30000x30000 pixels"),
     }
-
-
-def save_tiny_checkpoint(path: Path) -> Path:
-    """A ferlite of width 8 with seeded random weights, in the layout ml's load_model reads."""
-    import torch
-
-    from ml.models import create_model
-    from ml.train.checkpoint import checkpoint_payload, save_checkpoint
-
-    torch.manual_seed(0)
-    model = create_model("ferlite", num_classes=len(FER_CLASSES), width=8)
-    return save_checkpoint(checkpoint_payload(model, name="ferlite", options={"width": 8}, class_names=FER_CLASSES), path)
 
 
 def embedded_figure(response, chart_id: str) -> dict:

@@ -18,7 +18,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "uploads"))  # uploads_test_support
 
 from face_video import RETURN_GONE, write_face_video  # noqa: E402,F401
-from uploads_test_support import astronaut, encode, save_tiny_checkpoint  # noqa: E402,F401
+from uploads_test_support import astronaut, encode  # noqa: E402,F401
 
 SIZE = (320, 240)  # small frames keep MTCNN quick; the faces are still about 45 px
 SECONDS, NATIVE_FPS = 3.0, 12.0
