@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from emotions.dashboards.faces import png_bytes
 from emotions.infra import cpu_share, dispatch, worker_signals
+from emotions.queued_media import QueuedMedia
 from emotions.training.models import TrainingRun
 from emotions.uploads.models import Upload
 
@@ -96,7 +97,7 @@ def predictor_for(path: Path):
     key = (str(path), path.stat().st_mtime)
     with _predictors_lock:
         if not _threads_set:
-            # With INFERENCE_SHARE_CORES each prediction sets its own share (_threads_for_prediction).
+            # With INFERENCE_SHARE_CORES each prediction sets its own share (threads_for_inference).
             import cv2
 
             torch.set_num_threads(settings.INFERENCE_THREADS)
@@ -160,14 +161,21 @@ def create_uploads(images: list[CheckedImage], *, user=None, session_owner: str 
 def send_upload(upload: Upload) -> bool:
     """Send to the `inference` queue. A failure is kept on the row: the web process predicts the upload
     when someone waits for it, and the sweep sends it once the broker is back."""
+    return send_to_inference_queue(upload, PREDICT_UPLOAD_TASK, "The queue is unreachable ({error}).")
+
+
+def send_to_inference_queue(row: QueuedMedia, task_name: str, unreachable: str) -> bool:
+    """Send `task_name(row.pk)` and note on the row that the broker took it (`mark_sent`), or why not:
+    `unreachable`, the error in its "{error}" (`mark_send_failed`). A photo's and a video's send alike."""
     try:
-        # One quick retry, which reconnects after a restart of Redis; no more: the fallback answers anyway.
-        dispatch.send(PREDICT_UPLOAD_TASK, [str(upload.pk)], retry_policy=SEND_RETRY_POLICY)
+        # One quick retry, which reconnects after a restart of Redis; no more: the web fallback (photos)
+        # and the sweep take over anyway.
+        dispatch.send(task_name, [str(row.pk)], retry_policy=SEND_RETRY_POLICY)
     except Exception as error:  # Redis down or unreachable
-        logger.warning("upload %s saved but not queued: %s", upload.pk, error)
-        upload.mark_send_failed(f"The queue is unreachable ({error}).")
+        logger.warning("%s %s saved but not queued: %s", row._meta.model_name, row.pk, error)
+        row.mark_send_failed(unreachable.format(error=error))
         return False
-    upload.mark_sent()
+    row.mark_sent()
     return True
 
 
@@ -189,9 +197,10 @@ def predict(upload_id, predicted_by: str, claimant: str = "") -> Upload | None:
     return upload
 
 
-def _threads_for_prediction():
+def threads_for_inference():
     """INFERENCE_THREADS (the machine's cores by default) shared among the predictions running on this
-    machine at once (emotions.infra.cpu_share), or all of them every time with INFERENCE_SHARE_CORES off."""
+    machine at once, photos' and videos' (emotions.infra.cpu_share), or all of them every time with
+    INFERENCE_SHARE_CORES off."""
     if not settings.INFERENCE_SHARE_CORES:
         return contextlib.nullcontext()
     return cpu_share.share_of_cores(settings.INFERENCE_THREADS)
@@ -202,7 +211,7 @@ def analyse_image(image, *, whole_image: bool = False):
     the cores: an upload's prediction, and a live camera frame's (emotions.live)."""
     choice = model_in_use()
     predictor = predictor_for(choice.path)
-    with _threads_for_prediction():
+    with threads_for_inference():
         return choice, predictor.analyse(image, whole_image=whole_image)
 
 

@@ -24,14 +24,15 @@ from django.core.files import File
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
-from emotions.infra import cpu_share, dispatch, worker_signals
+from emotions.infra import worker_signals
 from emotions.uploads.services import (
-    SEND_RETRY_POLICY,
     SESSION_OWNER,
     NoModelAvailable,
     UploadRefused,
     model_in_use,
     predictor_for,
+    send_to_inference_queue,
+    threads_for_inference,
 )
 from emotions.videos.models import Video
 
@@ -135,14 +136,9 @@ def create_video(checked: CheckedVideo, *, user=None, session_owner: str = "") -
 def send_video(video: Video) -> bool:
     """Send to the `inference` queue. A failure is kept on the row and the sweep sends it again once the
     broker is back; nobody analyses it meanwhile (a web request never does)."""
-    try:
-        dispatch.send(PROCESS_VIDEO_TASK, [str(video.pk)], retry_policy=SEND_RETRY_POLICY)
-    except Exception as error:  # Redis down or unreachable
-        logger.warning("video %s saved but not queued: %s", video.pk, error)
-        video.mark_send_failed(f"The queue is unreachable ({error}); it will be sent again when it is back.")
-        return False
-    video.mark_sent()
-    return True
+    return send_to_inference_queue(
+        video, PROCESS_VIDEO_TASK, "The queue is unreachable ({error}); it will be sent again when it is back."
+    )
 
 
 # Analysing (on a worker) ------------------------------------------------------------------------------
@@ -171,7 +167,7 @@ def _process_claimed(video: Video) -> None:
 
     choice = model_in_use()
     predictor = predictor_for(choice.path)
-    with Heartbeat(video) as heartbeat, _threads_for_analysis():
+    with Heartbeat(video) as heartbeat, threads_for_inference():
         analysis = analyse_video(
             video.file.path, predictor, fps=video.requested_fps, max_seconds=settings.VIDEO_MAX_SECONDS,
             progress=video.record_progress, should_stop=heartbeat.stop_requested.is_set,
@@ -194,13 +190,6 @@ def _process_claimed(video: Video) -> None:
     )
     if not done and not Video.objects.filter(pk=video.pk).exists():
         video.delete_files()  # deleted while the files were written: none may outlive the row
-
-
-def _threads_for_analysis():
-    """As a photo's prediction: this machine's cores shared among the predictions running on it."""
-    if not settings.INFERENCE_SHARE_CORES:
-        return contextlib.nullcontext()
-    return cpu_share.share_of_cores(settings.INFERENCE_THREADS)
 
 
 class Heartbeat:
