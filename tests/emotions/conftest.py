@@ -226,3 +226,19 @@ def browser(django_db_setup):
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    """A desktop page on the live server (`page.base_url`) that fails the test on any JavaScript error: the
+    upload and video pages' (the dashboards and the live page have pages of their own, logged in or filmed)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(30_000)  # a video's progress and a worker-less photo take their time
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+    page.base_url = live_server.url
+    yield page
+    context.close()
+    assert errors == [], "JavaScript errors on the page"

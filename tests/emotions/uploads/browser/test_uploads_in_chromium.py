@@ -15,20 +15,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 SCREENSHOTS = Path(settings.BASE_DIR) / "test-output" / "browser"
 
 
-@pytest.fixture
-def page(browser, live_server):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(20_000)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
-    page.base_url = live_server.url
-    yield page
-    context.close()
-    assert errors == [], "JavaScript errors on the page"
-
-
 def test_a_chosen_photo_shows_processing_then_its_face_and_chart(page, astronaut_jpeg, settings):
     settings.INFERENCE_WORKER_TIMEOUT_SECONDS = 2  # no worker: the web process steps in after 2 s
     page.goto(page.base_url + "/upload/")

@@ -22,20 +22,6 @@ SCREENSHOTS = Path(settings.BASE_DIR) / "test-output" / "browser"
 
 
 @pytest.fixture
-def page(browser, live_server):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(30_000)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
-    page.base_url = live_server.url
-    yield page
-    context.close()
-    assert errors == [], "JavaScript errors on the page"
-
-
-@pytest.fixture
 def slow_worker(monkeypatch):
     """Videos sent to the queue are analysed by a thread once `start` is set, pausing 2 s at each progress
     report on the way, so the page can be seen following it."""
