@@ -18,7 +18,6 @@ from emotions_test_support import (
     dataset_for,
     make_experiment,
     make_noise_store,
-    point_celery_at,
     save_tiny_checkpoint,
 )
 
@@ -158,15 +157,10 @@ def redis_server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def worker_stack(django_db_setup, redis_server, tmp_path_factory):
-    processes = Stack(redis_server, tmp_path_factory.mktemp("stack"))
-    point_celery_at(redis_server.url)
-    try:
+    with Stack(redis_server, tmp_path_factory.mktemp("stack")) as processes:
         processes.start_worker()
         processes.start_beat()  # the periodic sweep, every second here
         yield processes
-    finally:
-        processes.stop()
-        point_celery_at(settings.CELERY_BROKER_URL)
 
 
 @pytest.fixture
@@ -183,15 +177,10 @@ def inference_worker_env() -> dict:
 @pytest.fixture(scope="module")
 def inference_stack(django_db_setup, redis_server, tmp_path_factory, inference_worker_env):
     """A prefork worker on the `inference` queue alone, as production runs it, on the module's Redis."""
-    processes = Stack(redis_server, tmp_path_factory.mktemp("inference-stack"))
-    processes.env.update(inference_worker_env)
-    point_celery_at(redis_server.url)
-    try:
+    with Stack(redis_server, tmp_path_factory.mktemp("inference-stack")) as processes:
+        processes.env.update(inference_worker_env)
         processes.start_inference_worker()
         yield processes
-    finally:
-        processes.stop()
-        point_celery_at(settings.CELERY_BROKER_URL)
 
 
 @pytest.fixture

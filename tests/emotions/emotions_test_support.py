@@ -207,7 +207,9 @@ def database_url() -> str:
 
 
 class Stack:
-    """Workers and beat for one test module, run against `redis` with the test database and media."""
+    """Workers and beat for one test module, run against `redis` with the test database and media. As a
+    context manager it also points this process's Celery at `redis`, and at the end stops what it started
+    and points Celery back."""
 
     def __init__(self, redis: RedisServer, directory: Path):
         self.redis = redis
@@ -259,6 +261,14 @@ class Stack:
     def stop(self) -> None:
         for child in reversed(self.children):
             child.stop(timeout=5)
+
+    def __enter__(self) -> Stack:
+        point_celery_at(self.redis.url)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+        point_celery_at(settings.CELERY_BROKER_URL)
 
 
 # Talking to a running stack -----------------------------------------------------------------------
