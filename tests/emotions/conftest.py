@@ -4,7 +4,6 @@ MEDIA_ROOT with the test process."""
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -12,6 +11,9 @@ from django.contrib.auth.models import Permission
 from django.db import connections
 from django.test import Client
 from emotions_test_support import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    BrowserPage,
     PostgresServer,
     RedisServer,
     Stack,
@@ -189,11 +191,6 @@ def media_shared_with_inference_worker(settings, _media_in_tmp, inference_stack)
 
 
 # A real browser ------------------------------------------------------------------------------------
-CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync",
-]
 
 
 @pytest.fixture(scope="module")
@@ -221,13 +218,7 @@ def browser(django_db_setup):
 def page(browser, live_server):
     """A desktop page on the live server (`page.base_url`) that fails the test on any JavaScript error: the
     upload and video pages' (the dashboards and the live page have pages of their own, logged in or filmed)."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(30_000)  # a video's progress and a worker-less photo take their time
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
-    page.base_url = live_server.url
-    yield page
-    context.close()
-    assert errors == [], "JavaScript errors on the page"
+    # 30 s: a video's progress and a worker-less photo take their time
+    watched = BrowserPage(browser.new_context(viewport={"width": 1280, "height": 900}), live_server.url, 30_000)
+    yield watched.page
+    watched.close_without_errors()

@@ -16,6 +16,50 @@ from emotions.training import configs
 from fer_site.celery import app as celery_app
 
 
+# A real browser ---------------------------------------------------------------------------------
+SCREENSHOTS = Path(settings.BASE_DIR) / "test-output" / "browser"
+CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync",
+]
+
+
+class BrowserPage:
+    """A Playwright page in a context of its own on the live server, collecting every JavaScript error
+    (uncaught or logged to the console) so that its fixture can fail the test on them when it closes."""
+
+    def __init__(self, context, base_url: str, timeout_ms: int, home: str = "/"):
+        context.set_default_timeout(timeout_ms)
+        self.context = context
+        self.page = context.new_page()
+        self.page.base_url = base_url
+        self.base_url = base_url
+        self.home = home
+        self.errors: list[str] = []
+        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+        self.page.on("console", lambda message: message.type == "error" and self.errors.append(message.text))
+
+    def open(self, path: str | None = None):
+        self.page.goto(self.base_url + (path or self.home))
+        return self.page
+
+    def screenshot(self, name: str) -> Path:
+        return save_screenshot(self.page, name)
+
+    def close_without_errors(self) -> None:
+        self.context.close()
+        assert self.errors == [], "JavaScript errors on the page"
+
+
+def save_screenshot(page, name: str) -> Path:
+    """The whole page as test-output/browser/NAME.png, for a person to look at after the run."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
 # Records ----------------------------------------------------------------------------------------
 def make_noise_store(per_split: int = 14, seed: int = 0):
     """A FerStore of random faces, two per class per split and up: enough to run ml end to end."""

@@ -3,18 +3,13 @@ made here, with the permission granted, refused, or no camera at all. Each is it
 through the Playwright instance that tests/emotions/conftest.py's `browser` fixture holds open."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
-from django.conf import settings
+from emotions_test_support import CHROMIUM, CHROMIUM_ARGS, BrowserPage
 from live_test_support import camera_picture, write_y4m
 from uploads_test_support import astronaut
 
-SCREENSHOTS = Path(settings.BASE_DIR) / "test-output" / "browser"
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")  # as tests/emotions/conftest.py finds it
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 FAKE_CAMERA = "--use-fake-device-for-media-stream"
 GRANT_CAMERA = "--use-fake-ui-for-media-stream"  # answers the permission prompt with "allow"
 REFUSE_CAMERA = "--deny-permission-prompts"  # answers every permission prompt with "block"
@@ -33,7 +28,7 @@ def face_video(tmp_path_factory) -> Path:
 
 
 def _launch(browser, *args: str):
-    return browser.browser_type.launch(executable_path=CHROMIUM, headless=True, args=[*CHROMIUM_ARGS, *args])
+    return browser.browser_type.launch(executable_path=str(CHROMIUM), headless=True, args=[*CHROMIUM_ARGS, *args])
 
 
 @pytest.fixture(scope="module")
@@ -57,58 +52,33 @@ def chromium_without_a_camera(browser):
     launched.close()
 
 
-class LivePage:
-    """A Playwright page on the live server that fails the test on any JavaScript error."""
-
-    def __init__(self, context, base_url: str):
-        self.context = context
-        self.page = context.new_page()
-        self.base_url = base_url
-        self.errors: list[str] = []
-        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
-        self.page.on("console", lambda message: message.type == "error" and self.errors.append(message.text))
-
-    def open(self, path: str = "/live/"):
-        self.page.goto(self.base_url + path)
-        return self.page
-
-    def screenshot(self, name: str) -> Path:
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        path = SCREENSHOTS / f"{name}.png"
-        self.page.screenshot(path=str(path), full_page=True)
-        return path
-
-
-def _live_page(launched, live_server, init_script: str = ""):
+def _live_page(launched, live_server, init_script: str = "") -> BrowserPage:
     context = launched.new_context(viewport={"width": 1280, "height": 1000})
-    context.set_default_timeout(60_000)  # a busy 2-core machine takes seconds to parse plotly.js
     if init_script:
         context.add_init_script(init_script)
-    return LivePage(context, live_server.url)
+    # 60 s: a busy 2-core machine takes seconds to parse plotly.js
+    return BrowserPage(context, live_server.url, 60_000, home="/live/")
 
 
 @pytest.fixture
 def page_with_camera(chromium_filming_a_face, live_server):
     live = _live_page(chromium_filming_a_face, live_server)
     yield live
-    live.context.close()
-    assert live.errors == [], "JavaScript errors on the page"
+    live.close_without_errors()
 
 
 @pytest.fixture
 def page_refused_the_camera(chromium_refusing_the_camera, live_server):
     live = _live_page(chromium_refusing_the_camera, live_server)
     yield live
-    live.context.close()
-    assert live.errors == [], "JavaScript errors on the page"
+    live.close_without_errors()
 
 
 @pytest.fixture
 def page_without_a_camera(chromium_without_a_camera, live_server):
     live = _live_page(chromium_without_a_camera, live_server)
     yield live
-    live.context.close()
-    assert live.errors == [], "JavaScript errors on the page"
+    live.close_without_errors()
 
 
 @pytest.fixture
@@ -117,5 +87,4 @@ def page_in_a_browser_without_getusermedia(chromium_filming_a_face, live_server)
     live = _live_page(chromium_filming_a_face, live_server,
                       "Object.defineProperty(Navigator.prototype, 'mediaDevices', {get: () => undefined});")
     yield live
-    live.context.close()
-    assert live.errors == [], "JavaScript errors on the page"
+    live.close_without_errors()

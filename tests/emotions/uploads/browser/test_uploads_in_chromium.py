@@ -3,17 +3,13 @@ or dropped, the result page polling while no worker answers, then the boxed phot
 from __future__ import annotations
 
 import base64
-from pathlib import Path
 
 import pytest
-from django.conf import settings
+from emotions_test_support import save_screenshot
 
 from emotions.models import Upload
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-SCREENSHOTS = Path(settings.BASE_DIR) / "test-output" / "browser"
-
 
 def test_a_chosen_photo_shows_processing_then_its_face_and_chart(page, astronaut_jpeg, settings):
     settings.INFERENCE_WORKER_TIMEOUT_SECONDS = 2  # no worker: the web process steps in after 2 s
@@ -29,8 +25,7 @@ def test_a_chosen_photo_shows_processing_then_its_face_and_chart(page, astronaut
     page.wait_for_selector("#face-1 .main-svg")  # plotly drew the probabilities
     assert page.evaluate("document.querySelector('img.annotated').naturalWidth") == 512
     assert Upload.objects.get().predicted_by == "web"
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "upload-result.png"), full_page=True)
+    save_screenshot(page, "upload-result")
 
 
 def test_photos_dropped_on_the_page_are_uploaded(page, astronaut_jpeg, coffee_jpeg):
@@ -48,5 +43,4 @@ def test_photos_dropped_on_the_page_are_uploaded(page, astronaut_jpeg, coffee_jp
     page.wait_for_url("**/history/")
     page.wait_for_selector("text=no face found")
     assert sorted(Upload.objects.values_list("original_name", flat=True)) == ["astronaut.jpg", "coffee.jpg"]
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "upload-history.png"), full_page=True)
+    save_screenshot(page, "upload-history")

@@ -8,18 +8,15 @@ import threading
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.db import connection
 from videos_test_support import face_video
+from emotions_test_support import save_screenshot
 
 from emotions.models import Video
 from emotions.videos import services
 from emotions.videos.tasks import process_video
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-SCREENSHOTS = Path(settings.BASE_DIR) / "test-output" / "browser"
-
 
 @pytest.fixture
 def slow_worker(monkeypatch):
@@ -62,8 +59,7 @@ def test_a_video_shows_its_progress_live_then_a_scrubber_and_a_timeline_per_face
     ])
     page.click("text=Analyse the video")
     page.wait_for_selector("text=0 of 12 frames")
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "video-progress.png"), full_page=True)
+    save_screenshot(page, "video-progress")
 
     slow_worker.set()
     page.wait_for_selector("text=8 of 12 frames")  # updated in place, without a reload
@@ -81,7 +77,7 @@ def test_a_video_shows_its_progress_live_then_a_scrubber_and_a_timeline_per_face
     assert page.get_attribute("[data-frame]", "src") == f"/videos/{video.pk}/frames/5.jpg"
     page.wait_for_function("document.querySelector('[data-frame]').complete "
                            "&& document.querySelector('[data-frame]').naturalWidth === 320")
-    page.screenshot(path=str(SCREENSHOTS / "video-result.png"), full_page=True)
+    save_screenshot(page, "video-result")
 
     with page.expect_download() as download:
         page.click("text=faces.csv")
