@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import logging
 import socket
-import threading
 import traceback
 from pathlib import Path
 
 from django.conf import settings
-from django.db import close_old_connections, connection
 from django.utils import timezone
 
+from emotions.infra.heartbeat import Heartbeat
 from emotions.training.models import TrainingRun
 
 logger = logging.getLogger(__name__)
@@ -40,7 +39,7 @@ def execute_run(run_id: int, *, worker: str, echo=None) -> TrainingRun | None:
         logger.info("run %s is %s, not queued; another delivery or a cancel got there first", run_id, run.status)
         return run
 
-    with RunLog(run, echo=echo) as log, Heartbeat(run) as heartbeat:
+    with RunLog(run, echo=echo) as log, RunHeartbeat(run) as heartbeat:
         try:
             _train(run, log, heartbeat)
         except Exception as error:
@@ -56,7 +55,7 @@ def execute_run(run_id: int, *, worker: str, echo=None) -> TrainingRun | None:
     return run
 
 
-def _train(run: TrainingRun, log, heartbeat: Heartbeat) -> None:
+def _train(run: TrainingRun, log, heartbeat: RunHeartbeat) -> None:
     from ml.evaluate import evaluate_checkpoint, resolve_device
     from ml.train import TrainConfig, fit, prepare_store
 
@@ -128,44 +127,20 @@ class RunLog:
         self.handle.close()
 
 
-class Heartbeat:
-    """A thread that beats the run's heartbeat and watches for a cancel, so the training thread never
-    waits on the database. It stops with the process: a killed worker stops beating, and the sweep
-    marks its run failed once the heartbeat is TRAINING_STALE_AFTER_SECONDS old."""
+class RunHeartbeat(Heartbeat):
+    """Beats the run's heartbeat every TRAINING_HEARTBEAT_SECONDS and, between beats, looks every second for
+    a cancel. A killed worker stops beating, and the sweep marks its run failed once the heartbeat is
+    TRAINING_STALE_AFTER_SECONDS old."""
 
     def __init__(self, run: TrainingRun):
         self.run = run
-        self.stop_requested = threading.Event()  # the run is no longer 'running' (cancelled, failed)
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name=f"heartbeat-run-{run.pk}", daemon=True)
+        self.beat_every = settings.TRAINING_HEARTBEAT_SECONDS
+        self.since_beat = 0.0
+        super().__init__(f"heartbeat-run-{run.pk}", min(CANCEL_POLL_SECONDS, self.beat_every))
 
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info):
-        self._done.set()
-        self._thread.join(timeout=10)
-
-    def _loop(self) -> None:
-        interval = settings.TRAINING_HEARTBEAT_SECONDS
-        poll = min(CANCEL_POLL_SECONDS, interval)
-        since_beat = 0.0
-        try:
-            while not self._done.wait(poll):
-                since_beat += poll
-                try:
-                    close_old_connections()
-                    if since_beat >= interval:
-                        since_beat = 0.0
-                        running = self.run.beat()
-                    else:
-                        running = TrainingRun.objects.filter(pk=self.run.pk, status=TrainingRun.Status.RUNNING).exists()
-                except Exception:  # a locked or restarting database: try again at the next poll
-                    logger.warning("heartbeat of run %s failed", self.run.pk, exc_info=True)
-                    continue
-                if not running:
-                    self.stop_requested.set()
-                    return
-        finally:
-            connection.close()
+    def still_wanted(self) -> bool:
+        self.since_beat += self.poll_seconds
+        if self.since_beat >= self.beat_every:
+            self.since_beat = 0.0
+            return self.run.beat()
+        return TrainingRun.objects.filter(pk=self.run.pk, status=TrainingRun.Status.RUNNING).exists()

@@ -14,17 +14,17 @@ import logging
 import math
 import shutil
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
 from django.core.files import File
-from django.db import close_old_connections, connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from emotions.infra import worker_signals
+from emotions.infra.heartbeat import Heartbeat
 from emotions.uploads.services import (
     SESSION_OWNER,
     NoModelAvailable,
@@ -167,7 +167,7 @@ def _process_claimed(video: Video) -> None:
 
     choice = model_in_use()
     predictor = predictor_for(choice.path)
-    with Heartbeat(video) as heartbeat, threads_for_inference():
+    with VideoHeartbeat(video) as heartbeat, threads_for_inference():
         analysis = analyse_video(
             video.file.path, predictor, fps=video.requested_fps, max_seconds=settings.VIDEO_MAX_SECONDS,
             progress=video.record_progress, should_stop=heartbeat.stop_requested.is_set,
@@ -192,39 +192,16 @@ def _process_claimed(video: Video) -> None:
         video.delete_files()  # deleted while the files were written: none may outlive the row
 
 
-class Heartbeat:
-    """A thread that beats on the video's row every BEAT_SECONDS and asks the analysis to stop once the
-    row is no longer this worker's (cancelled, deleted, or taken over after it was thought dead), so the
-    analysis never waits on the database between frames."""
+class VideoHeartbeat(Heartbeat):
+    """Beats on the video's row every BEAT_SECONDS and asks the analysis to stop once the row is no longer
+    this worker's (cancelled, deleted, or taken over after it was thought dead)."""
 
     def __init__(self, video: Video):
         self.video = video
-        self.stop_requested = threading.Event()
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name=f"heartbeat-video-{video.pk}", daemon=True)
+        super().__init__(f"heartbeat-video-{video.pk}", BEAT_SECONDS)
 
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info):
-        self._done.set()
-        self._thread.join(timeout=10)
-
-    def _loop(self) -> None:
-        try:
-            while not self._done.wait(BEAT_SECONDS):
-                try:
-                    close_old_connections()
-                    mine = self.video.beat()
-                except Exception:  # a locked or restarting database: try again at the next beat
-                    logger.warning("heartbeat of video %s failed", self.video.pk, exc_info=True)
-                    continue
-                if not mine:
-                    self.stop_requested.set()
-                    return
-        finally:
-            connection.close()
+    def still_wanted(self) -> bool:
+        return self.video.beat()
 
 
 # Waiting ----------------------------------------------------------------------------------------------

@@ -172,7 +172,7 @@ def test_cancelling_a_video_being_analysed_stops_its_worker_at_the_next_beat(cli
     monkeypatch.setattr(services, "BEAT_SECONDS", 0.05)
     video = Video.objects.get(pk=post(client).json()["id"])
     assert video.claim("inference@test")
-    with services.Heartbeat(video) as heartbeat:
+    with services.VideoHeartbeat(video) as heartbeat:
         time.sleep(0.2)
         assert not heartbeat.stop_requested.is_set()
         assert Video.objects.get(pk=video.pk).cancel()
@@ -194,6 +194,6 @@ def test_a_deleted_video_stops_its_worker(client, monkeypatch):
     monkeypatch.setattr(services, "BEAT_SECONDS", 0.05)
     video = Video.objects.get(pk=post(client).json()["id"])
     assert video.claim("inference@test")
-    with services.Heartbeat(video) as heartbeat:
+    with services.VideoHeartbeat(video) as heartbeat:
         Video.objects.filter(pk=video.pk).delete()
         assert heartbeat.stop_requested.wait(5)
