@@ -3,7 +3,7 @@
 Three kinds of source, told apart by what they hold:
 - a recipe measured by `python -m ml recipes` (`result.json`, `history.json`, `evaluation.json`, and
   `best.pt` where it was kept), or the folder of such recipes with its `results.json`: the results
-  committed under `results/recipes/` are recorded this way, without their checkpoints;
+  committed under `results/recipes/` are recorded this way, with their checkpoints where under 10 MB;
 - a folder written by `python -m ml train` (`best.pt`, `last.pt`): curves from the checkpoint, scores
   computed on the dataset;
 - one checkpoint file, such as the shipped `ml/weights/default.pt`: an ensemble is recorded with each of
