@@ -56,7 +56,7 @@ def from_scratch_note(config: TrainConfig) -> str:
 
     takes_weights = "pretrained_weights" in get_model_info(config.model.name).defaults
     if takes_weights and not config.model.options.get("pretrained_weights"):
-        return "from scratch (no ImageNet weights)"
+        return "from scratch, no ImageNet weights"
     return ""
 
 

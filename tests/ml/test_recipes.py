@@ -109,7 +109,7 @@ def test_a_folder_trained_with_other_settings_is_refused_and_kept(tmp_path, synt
 
 def test_transfer_recipes_without_imagenet_weights_are_marked_as_from_scratch(tmp_path):
     transfer = TrainConfig.from_yaml(ROOT / "configs/seed000_vgg16_transfer.yaml")
-    assert from_scratch_note(transfer) == "from scratch (no ImageNet weights)"
+    assert from_scratch_note(transfer) == "from scratch, no ImageNet weights"
     with_weights = transfer.replace(model={"name": "vgg16_transfer", "options": {"pretrained_weights": "/w.pth"}})
     assert from_scratch_note(with_weights) == ""
     assert from_scratch_note(TrainConfig.from_yaml(ROOT / "configs/seed002_cnn3.yaml")) == ""
@@ -123,14 +123,14 @@ def test_every_seed_recipe_says_what_its_write_up_reported():
 def test_the_table_names_device_time_and_notes():
     row = RecipeResult(
         recipe="seed003_resnet18_4class", reported="not comparable", model="resnet18_transfer",
-        from_scratch_note="from scratch (no ImageNet weights)", classes=4, epochs_run=100, best_epoch=61,
+        from_scratch_note="from scratch, no ImageNet weights", classes=4, epochs_run=100, best_epoch=61,
         train_seconds=4321.0, device="cuda (NVIDIA H100)", private_test_accuracy=0.81234,
         private_test_macro_f1=0.8019, public_test_accuracy=0.8, tta_hflip=True, limit=None, config={},
     )
     table = results_table([row]).splitlines()
     assert table[0].startswith("| recipe | write-up reported | PrivateTest accuracy | PrivateTest macro-F1 |")
     assert table[2] == (
-        "| `seed003_resnet18_4class` (from scratch (no ImageNet weights); 4 classes; flip TTA) | not comparable "
+        "| `seed003_resnet18_4class` (from scratch, no ImageNet weights; 4 classes; flip TTA) | not comparable "
         "| 81.2% | 0.802 | 100 (61) | 72.0 min | cuda (NVIDIA H100) |"
     )
 
