@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import time
 from pathlib import Path
@@ -27,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ml.data import FerStore  # noqa: E402
 from ml.inference.faces import detect_faces  # noqa: E402
 from ml.inference.framing import FRAMINGS_FILE  # noqa: E402
+from machine import cpu_name  # noqa: E402
 
 ENLARGE = 4
 
@@ -96,7 +96,7 @@ def main(argv=None) -> int:
         started = time.perf_counter()
         results.append(measure(store, detector, args.faces))
         results[-1]["seconds"] = round(time.perf_counter() - started, 1)
-    print(f"FER2013 Training faces enlarged {ENLARGE}x on a mean-gray canvas; {platform.processor() or platform.machine()}")
+    print(f"FER2013 Training faces enlarged {ENLARGE}x on a mean-gray canvas; {cpu_name()}")
     print("| detector | faces | found | scale (IQR) | offset_x | offset_y (IQR) | eye tilt median / p90 |")
     print("| --- | ---: | ---: | --- | ---: | --- | --- |")
     for r in results:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 import zipfile
@@ -34,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from ml.inference import ImageError, detect_faces, image_to_gray_array, image_to_rgb_array, load_image  # noqa: E402
+from machine import cpu_name  # noqa: E402
 
 DEVSETS_ZIP = ROOT.parent / "shared" / "data" / "devsets.zip"
 DEFAULT_FOLDER = ROOT / "var" / "devsets"
@@ -152,16 +152,6 @@ def markdown(results: dict) -> str:
         lines.append(f"| astronaut 512x512, {r['threads']} thread{'s' if r['threads'] > 1 else ''}, {r['runs']} runs"
                      f" | {r['detector']} | {r['faces']} face(s) | | {r['median_ms']} | {r['p90_ms']} |")
     return "\n".join(lines)
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def use_threads(threads: int) -> None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import platform
 import sys
 import time
 from dataclasses import dataclass, replace
@@ -33,6 +32,7 @@ from ml.inference.framing import Framing, frame_face, measured_framing  # noqa: 
 from ml.inference.images import image_to_gray_array, load_image  # noqa: E402
 from ml.inference.photo_eval import read_labelled_folder  # noqa: E402
 from ml.inference.predictor import EmotionPredictor  # noqa: E402
+from machine import cpu_name  # noqa: E402
 
 MARGINS = (0.0, 0.1, 0.2, 0.3)
 
@@ -129,7 +129,7 @@ def main(argv=None) -> int:
         if agreed is not None:  # twpfe's README asks for the whole set and the photos raters agreed on
             sets[f"{folder.name} (agree)"] = [row for row, name in zip(rows, names) if name in agreed]
     print(f"detected faces in {sum(map(len, sets.values()))} photos in {time.perf_counter() - started:.0f} s "
-          f"({args.detector}; {platform.processor() or platform.machine()})")
+          f"({args.detector}; {cpu_name()})")
     header = "| framing | model | " + " | ".join(f"{name} acc | {name} F1" for name in sets) + " |"
     print(header)
     print("| --- | --- | " + " | ".join("---: | ---:" for _ in sets) + " |")

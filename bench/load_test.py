@@ -42,6 +42,8 @@ from pathlib import Path
 
 import numpy as np
 
+from machine import cpu_name  # bench/, beside this script
+
 ROOT = Path(__file__).resolve().parent.parent
 API = "/api/predictions/?wait=1"
 
@@ -300,15 +302,7 @@ class StartedStack:
 
 # The report -----------------------------------------------------------------------------------------
 def machine() -> str:
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} cores, {model}; {platform.system()} {platform.release()}; Python {platform.python_version()}"
+    return f"{os.cpu_count()} cores, {cpu_name()}; {platform.system()} {platform.release()}; Python {platform.python_version()}"
 
 
 def table(levels: list[Level]) -> str:

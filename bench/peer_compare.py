@@ -243,7 +243,7 @@ def astronaut(ours: Worker, fer: Worker, scratch: Path, warmup: int, runs: int) 
 
 
 def environment(ours: dict, fer: dict, checkpoint: str, threads: int, code: str) -> dict:
-    from predict_speed import cpu_name
+    from machine import cpu_name
 
     return {
         "date": datetime.date.today().isoformat(),

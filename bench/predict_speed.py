@@ -16,7 +16,6 @@ import argparse
 import io
 import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -32,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 from ml.classes import FER_CLASSES  # noqa: E402
 from ml.inference import EmotionPredictor, draw_boxes, load_image  # noqa: E402
 from ml.models import count_parameters, create_model  # noqa: E402
+from machine import cpu_name  # noqa: E402
 
 BATCH = 64
 
@@ -144,16 +144,6 @@ def environment(args, predictor: EmotionPredictor, source: str, data: bytes) -> 
         "input_size": predictor.preprocessing.input_size,
         "photo": f"{args.image} ({image.width}x{image.height}, {len(data) / 1024:.0f} KB)",
     }
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def markdown(results: dict) -> str:

@@ -33,6 +33,7 @@ from ml.train.device_data import DeviceBatches  # noqa: E402
 from ml.train.loop import describe_device, make_train_loader, train_one_epoch  # noqa: E402
 from ml.train.optim import build_schedule  # noqa: E402
 from ml.transforms import FerTrainPreset  # noqa: E402
+from machine import cpu_name  # noqa: E402
 
 FER_TRAIN_SIZE = 28_709  # images in FER2013's Training split
 NUM_CLASSES = 7
@@ -136,15 +137,7 @@ def bench_model(name: str, recipe: TrainConfig, images, labels, args, device: to
 def device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return describe_device(device)
-    cpu = next((line.split(":", 1)[1].strip() for line in _cpuinfo() if line.startswith("model name")), "")
-    return f"{describe_device(device)}, {os.cpu_count()} cores{', ' + cpu if cpu else ''}"
-
-
-def _cpuinfo() -> list[str]:
-    try:
-        return Path("/proc/cpuinfo").read_text().splitlines()
-    except OSError:
-        return []
+    return f"{describe_device(device)}, {os.cpu_count()} cores, {cpu_name()}"
 
 
 def markdown(results: dict) -> str:

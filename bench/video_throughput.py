@@ -33,7 +33,7 @@ from face_video import write_face_video  # noqa: E402
 from ml import SHIPPED_CHECKPOINT  # noqa: E402
 from ml.inference import EmotionPredictor  # noqa: E402
 from ml.video import FrameSampler, analyse_video, probe_video  # noqa: E402
-from predict_speed import cpu_name  # noqa: E402
+from machine import cpu_name  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
