@@ -215,6 +215,11 @@ def devsets(folders: list[Path], checkpoint: str, fer: Worker) -> dict:
     return results
 
 
+# Between timed runs: OpenMP's and TensorFlow's worker threads spin for a while after a run, and on two
+# cores the other system's spinning threads would be timed as part of this one's run.
+SETTLE_SECONDS = 0.2
+
+
 def astronaut(ours: Worker, fer: Worker, scratch: Path, warmup: int, runs: int) -> dict:
     from predict_speed import photo_bytes
 
@@ -228,6 +233,7 @@ def astronaut(ours: Worker, fer: Worker, scratch: Path, warmup: int, runs: int) 
     faces = {}
     for _ in range(runs):  # in turn: a load spike on this shared CPU hits both alike
         for name, worker in workers.items():
+            time.sleep(SETTLE_SECONDS)
             answer = worker.request("time_photo", path=str(path))
             seconds[name].append(answer["seconds"])
             faces[name] = answer["faces"]
