@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ml.data import FerStore  # noqa: E402
 from ml.inference.faces import detect_faces  # noqa: E402
 from ml.inference.framing import FRAMINGS_FILE  # noqa: E402
-from machine import cpu_name  # noqa: E402
+from report import cpu_name  # noqa: E402
 
 ENLARGE = 4
 

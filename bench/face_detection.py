@@ -18,7 +18,6 @@ A set is a sub-folder of the given folder (its images are found at any depth); n
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -33,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from ml.inference import ImageError, detect_faces, image_to_gray_array, image_to_rgb_array, load_image  # noqa: E402
-from machine import cpu_name  # noqa: E402
+from report import cpu_name, save_json  # noqa: E402
 
 DEVSETS_ZIP = ROOT.parent / "shared" / "data" / "devsets.zip"
 DEFAULT_FOLDER = ROOT / "var" / "devsets"
@@ -174,9 +173,7 @@ def main(argv=None) -> None:
         "threads": args.threads, "torch": torch.__version__, "opencv": cv2.__version__,
     }
     print(markdown(results))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=2))
+    save_json(args.json, results)
 
 
 if __name__ == "__main__":

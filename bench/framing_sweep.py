@@ -32,7 +32,7 @@ from ml.inference.framing import Framing, frame_face, measured_framing  # noqa: 
 from ml.inference.images import image_to_gray_array, load_image  # noqa: E402
 from ml.inference.photo_eval import read_labelled_folder  # noqa: E402
 from ml.inference.predictor import EmotionPredictor  # noqa: E402
-from machine import cpu_name  # noqa: E402
+from report import cpu_name  # noqa: E402
 
 MARGINS = (0.0, 0.1, 0.2, 0.3)
 

@@ -42,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-from machine import cpu_name  # bench/, beside this script
+from report import cpu_name  # bench/, beside this script
 
 ROOT = Path(__file__).resolve().parent.parent
 API = "/api/predictions/?wait=1"

@@ -40,6 +40,7 @@ from jsonl_worker import Worker  # noqa: E402
 from ml.classes import FER_CLASSES  # noqa: E402
 from ml.data.entry_sources import file_sha256  # noqa: E402
 from ml.evaluate import compute_metrics  # noqa: E402
+from report import cpu_name, save_json  # noqa: E402
 
 SHARED_DATA = ROOT.parent / "shared" / "data"  # beside the checkout, as the Makefile has it
 FER_REQUIREMENT = "fer==25.10.3"  # the version the README's figures were measured with
@@ -249,7 +250,6 @@ def astronaut(ours: Worker, fer: Worker, scratch: Path, warmup: int, runs: int) 
 
 
 def environment(ours: dict, fer: dict, checkpoint: str, threads: int, code: str) -> dict:
-    from machine import cpu_name
 
     return {
         "date": datetime.date.today().isoformat(),
@@ -349,9 +349,7 @@ def main(argv=None) -> None:
                               "load_average_start": load_at_start,
                               "seconds": round(time.perf_counter() - STARTED)}
     print(markdown(results))
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(results, indent=2))
+    save_json(args.json, results)
 
 
 if __name__ == "__main__":

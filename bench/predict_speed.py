@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import os
 import sys
 import time
@@ -31,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 from ml.classes import FER_CLASSES  # noqa: E402
 from ml.inference import EmotionPredictor, draw_boxes, load_image  # noqa: E402
 from ml.models import count_parameters, create_model  # noqa: E402
-from machine import cpu_name  # noqa: E402
+from report import cpu_name, save_json  # noqa: E402
 
 BATCH = 64
 
@@ -184,9 +183,7 @@ def main(argv=None) -> None:
     rows += upload_rows(deployed_label, predictor, data, args)
     results = {"environment": environment(args, predictor, source, data), "rows": rows}
     print(markdown(results))
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(results, indent=2))
+    save_json(args.json, results)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ The table says which recipes fit the 2.5 hours a CPU run may take (issue #13) an
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -28,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 from ml.data import FerStore  # noqa: E402
 from ml.train import TrainConfig, fit  # noqa: E402
 from ml.train.loop import prepare_store  # noqa: E402
+from report import save_json  # noqa: E402
 
 CPU_BUDGET_HOURS = 2.5
 
@@ -100,9 +100,7 @@ def main(argv=None) -> int:
         rows.append(time_recipe(config, store, args.limit))
     device = f"{args.device} ({torch.get_num_threads()} threads), {os.cpu_count()} cores"
     print(markdown(rows, device, args.limit))
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps({"device": device, "limit": args.limit, "rows": rows}, indent=2) + "\n")
+    save_json(args.json, {"device": device, "limit": args.limit, "rows": rows})
     return 0
 
 

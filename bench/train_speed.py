@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import itertools
-import json
 import os
 import sys
 import time
@@ -33,7 +32,7 @@ from ml.train.device_data import DeviceBatches  # noqa: E402
 from ml.train.loop import describe_device, make_train_loader, train_one_epoch  # noqa: E402
 from ml.train.optim import build_schedule  # noqa: E402
 from ml.transforms import FerTrainPreset  # noqa: E402
-from machine import cpu_name  # noqa: E402
+from report import cpu_name, save_json  # noqa: E402
 
 FER_TRAIN_SIZE = 28_709  # images in FER2013's Training split
 NUM_CLASSES = 7
@@ -179,9 +178,7 @@ def main(argv=None) -> int:
         print(f"{name} ...", file=sys.stderr, flush=True)
         results["rows"].append(bench_model(name, recipe, images, labels, args, device))
     print(markdown(results))
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+    save_json(args.json, results)
     return 0
 
 

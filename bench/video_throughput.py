@@ -16,7 +16,6 @@ process with the same threads, so machine load weighs on every row alike:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -33,7 +32,7 @@ from face_video import write_face_video  # noqa: E402
 from ml import SHIPPED_CHECKPOINT  # noqa: E402
 from ml.inference import EmotionPredictor  # noqa: E402
 from ml.video import FrameSampler, analyse_video, probe_video  # noqa: E402
-from machine import cpu_name  # noqa: E402
+from report import cpu_name, save_json  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -155,9 +154,7 @@ def main(argv=None) -> None:
         }
     results = {"environment": environment, "rows": rows}
     print(markdown(results))
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(results, indent=2))
+    save_json(args.json, results)
 
 
 if __name__ == "__main__":
