@@ -184,16 +184,40 @@ def run_ensemble(args: argparse.Namespace) -> int:
     from ml.train.checkpoint import ensemble_payload, load_checkpoint, save_checkpoint
 
     members = [load_checkpoint(path) for path in args.members]  # every member is read before anything is written
+    prior_correction = None
+    if args.prior_correction is not None:
+        prior_correction = _training_prior_correction(members, args.data, args.prior_correction)
     payload = ensemble_payload(
-        members, flip_tta=args.flip_tta,
+        members, flip_tta=args.flip_tta, prior_correction=prior_correction,
         config={"name": args.name, "members": [m.get("config", {}).get("name", str(p)) for m, p in zip(members, args.members)],
-                "flip_tta": args.flip_tta},
+                "flip_tta": args.flip_tta, "prior_correction": args.prior_correction},
         data_checksum=members[0].get("data_checksum"),
     )
     save_checkpoint(payload, args.out)
     tta = ", each also on the mirrored face" if args.flip_tta else ""
-    print(f"wrote {args.out}: {len(members)} members averaged{tta}")
+    prior = f", divided by the training prior to the power {args.prior_correction:g}" if prior_correction else ""
+    print(f"wrote {args.out}: {len(members)} members averaged{tta}{prior}")
     return 0
+
+
+def _training_prior_correction(members: list[dict], data: str | None, exponent: float) -> dict:
+    """The members' Training split class frequencies, read from the store they were trained on."""
+    import numpy as np
+
+    from ml.data import FerStore
+    from ml.models.ensemble import training_prior_correction
+
+    if data is None:
+        raise ValueError("--prior-correction needs --data: the store the members were trained on")
+    store = FerStore.load(data)
+    trained_on = {m.get("data_checksum") for m in members} - {None}
+    if trained_on and trained_on != {store.source_checksum}:
+        raise ValueError(f"{data} is not the data the members were trained on (source checksums differ)")
+    class_names = list(members[0]["class_names"])
+    if class_names != list(store.class_names):
+        store = store.select_classes(class_names)
+    _, labels = store.split("train")
+    return training_prior_correction(np.bincount(labels, minlength=len(class_names)).tolist(), exponent)
 
 
 def run_models(args: argparse.Namespace) -> int:
@@ -280,6 +304,10 @@ def build_parser() -> argparse.ArgumentParser:
     ensemble.add_argument("--out", required=True, help="the ensemble checkpoint to write")
     ensemble.add_argument("--flip-tta", action="store_true", help="each member also sees the mirrored face")
     ensemble.add_argument("--name", default="ensemble", help="the ensemble's name on its model card")
+    ensemble.add_argument("--prior-correction", type=float, metavar="EXPONENT",
+                          help="divide the averaged probabilities by the training class frequencies to this power "
+                               "(0-1; choose it on PublicTest with bench/prior_sweep.py)")
+    ensemble.add_argument("--data", help="the FER2013 store the members were trained on (for --prior-correction)")
     ensemble.set_defaults(handler=run_ensemble)
 
     recipes = commands.add_parser(

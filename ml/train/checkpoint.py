@@ -67,7 +67,8 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
 ENSEMBLE = "ensemble"  # model name of a checkpoint whose `members` are checkpoints themselves
 
 
-def ensemble_payload(member_checkpoints: list[dict[str, Any]], *, flip_tta: bool = False, **extra: Any) -> dict[str, Any]:
+def ensemble_payload(member_checkpoints: list[dict[str, Any]], *, flip_tta: bool = False,
+                     prior_correction: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
     """One checkpoint holding several trained ones, served as one model (ml/models/ensemble.py).
 
     Members keep their own payloads (architecture, weights, config, scores), so the file still says how
@@ -80,9 +81,15 @@ def ensemble_payload(member_checkpoints: list[dict[str, Any]], *, flip_tta: bool
             raise CheckpointError(f"ensemble members disagree on classes: {first['class_names']} vs {member['class_names']}")
         if member["preprocessing"] != first["preprocessing"]:
             raise CheckpointError(f"ensemble members disagree on preprocessing: {first['preprocessing']} vs {member['preprocessing']}")
+    if prior_correction and len(prior_correction["train_prior"]) != len(first["class_names"]):
+        raise CheckpointError(f"the prior correction has {len(prior_correction['train_prior'])} classes, "
+                              f"the members {len(first['class_names'])}")
     members = [{k: v for k, v in member.items() if k != "format"} for member in member_checkpoints]
+    options: dict[str, Any] = {"flip_tta": flip_tta, "members": len(members)}
+    if prior_correction:
+        options["prior_correction"] = prior_correction
     return {
-        "model": {"name": ENSEMBLE, "options": {"flip_tta": flip_tta, "members": len(members)},
+        "model": {"name": ENSEMBLE, "options": options,
                   "num_classes": len(first["class_names"])},
         "members": members,
         "class_names": list(first["class_names"]),
@@ -98,7 +105,8 @@ def model_from_checkpoint(checkpoint: dict[str, Any]) -> nn.Module:
         from ml.models.ensemble import EnsembleModel
 
         members = [model_from_checkpoint(member) for member in checkpoint["members"]]
-        return EnsembleModel(members, flip_tta=bool(spec["options"].get("flip_tta"))).eval()
+        return EnsembleModel(members, flip_tta=bool(spec["options"].get("flip_tta")),
+                             prior_correction=spec["options"].get("prior_correction")).eval()
     # Pretrained backbone weights are inside the state dict already: never reload them from a path.
     options = {k: v for k, v in spec["options"].items() if k != "pretrained_weights"}
     model = create_model(spec["name"], num_classes=spec["num_classes"], **options)

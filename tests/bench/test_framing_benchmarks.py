@@ -63,3 +63,29 @@ def test_framing_sweep_scores_each_framing_and_model_on_labelled_photos(tmp_path
     assert all(cell.strip().endswith("%") for row in rows for cell in row.split(" | ")[2:3])
     cached = json.loads((tmp_path / "cache" / "photos-mtcnn.json").read_text())
     assert set(cached) == {"happy/a.jpg", "sad/a.jpg"} and all(face is not None for face in cached.values())
+
+
+def test_prior_sweep_scores_each_exponent_and_chooses_on_public_test_only(tmp_path):
+    photos = tmp_path / "photos"
+    (photos / "happy").mkdir(parents=True)
+    Image.fromarray(skimage.data.astronaut()).save(photos / "happy" / "a.jpg")
+    rng = np.random.default_rng(0)
+    train_labels = np.repeat(np.arange(7), [20, 2, 10, 40, 12, 8, 14])
+    labels = np.concatenate([train_labels, np.arange(7), np.arange(7)])
+    splits = np.concatenate([np.zeros(len(train_labels)), np.ones(7), np.full(7, 2)]).astype(np.uint8)
+    # PrivateTest faces are blank: reading them would not fail, so the test checks the output instead.
+    FerStore(images=rng.integers(0, 256, size=(len(labels), 48, 48), dtype=np.uint8), labels=labels, splits=splits,
+             class_names=FER_CLASSES, source_checksum="lopsided", report={"source": "test"}).save(tmp_path / "s.npz")
+    torch.manual_seed(0)
+    model = create_model("ferlite", num_classes=7, width=4)
+    checkpoint = save_checkpoint(checkpoint_payload(model, name="ferlite", options={"width": 4},
+                                                    class_names=FER_CLASSES), tmp_path / "tiny.pt")
+    ran = run_bench("prior_sweep.py", photos, "--checkpoint", checkpoint, "--data", tmp_path / "s.npz",
+                    "--exponents", 0, 0.5, 1, "--cache", tmp_path / "cache")
+    assert ran.returncode == 0, ran.stderr
+    assert "| exponent | PublicTest acc | PublicTest F1 | photos acc | photos F1 |" in ran.stdout
+    rows = [line for line in ran.stdout.splitlines() if line.startswith("| 0 ") or line.startswith("| 0.5 ")
+            or line.startswith("| 1 ")]
+    assert len(rows) == 3 and all(row.count("%") == 2 for row in rows)
+    assert "Disgust 0.019" in ran.stdout  # the training prior, read from the Training split
+    assert "chosen by PublicTest macro-F1: exponent" in ran.stdout and "Private" not in ran.stdout

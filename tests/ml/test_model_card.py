@@ -68,10 +68,12 @@ def test_an_ensemble_card_lists_every_member_with_its_recipe_and_scores_the_whol
         members.append(checkpoint_payload(model, name="ferlite", options={"width": width}, class_names=FER_CLASSES,
                                           config={"name": f"member{width}", "epochs": 3}, epoch=2,
                                           data_checksum="synthetic"))
-    path = save_checkpoint(ensemble_payload(members, flip_tta=True, config={"name": "pair"},
-                                            data_checksum="synthetic"), tmp_path / "ensemble.pt")
+    correction = {"exponent": 0.2, "train_prior": [1 / 7] * 7}
+    path = save_checkpoint(ensemble_payload(members, flip_tta=True, prior_correction=correction,
+                                            config={"name": "pair"}, data_checksum="synthetic"), tmp_path / "ensemble.pt")
     card = build_model_card(path, synthetic_store)
     assert "an ensemble of 2 models served as one" in card and "flip TTA" in card
+    assert "divided by the Training split's class frequencies to the power 0.2" in card
     assert "  - `member4`: `ferlite` with options `{'width': 4}`" in card
     assert "  - `member6`: `ferlite` with options `{'width': 6}`" in card
     assert "Member `member6`'s training config:" in card

@@ -109,3 +109,75 @@ def test_the_command_line_names_a_missing_member(members, tmp_path, capsys):
     assert main(["ensemble", str(members[0]), str(tmp_path / "nope.pt"), "--out", str(tmp_path / "e.pt")]) == 2
     assert "nope.pt" in capsys.readouterr().err
     assert not (tmp_path / "e.pt").exists()
+
+
+def imbalanced_store(path, train_counts=(40, 4, 20, 80, 30, 25, 35)):
+    """A saved store whose Training split is as lopsided as FER2013's (few Disgust, many Happy)."""
+    from ml.data import FerStore
+
+    labels = np.concatenate([np.repeat(np.arange(7), train_counts), np.arange(7), np.arange(7)])
+    splits = np.concatenate([np.zeros(sum(train_counts)), np.ones(7), np.full(7, 2)]).astype(np.uint8)
+    images = np.random.default_rng(0).integers(0, 256, size=(len(labels), 48, 48), dtype=np.uint8)
+    FerStore(images=images, labels=labels, splits=splits, class_names=FER_CLASSES, source_checksum="lopsided",
+             report={"source": "test"}).save(path)
+    return np.array(train_counts) / sum(train_counts)
+
+
+def test_a_prior_correction_divides_the_mean_probabilities_by_the_training_prior(members, faces, tmp_path):
+    from ml.models.ensemble import training_prior_correction
+
+    counts = [40, 4, 20, 80, 30, 25, 35]
+    correction = training_prior_correction(counts, 0.5)
+    payload = ensemble_payload([load_checkpoint(p) for p in members], prior_correction=correction)
+    path = save_checkpoint(payload, tmp_path / "corrected.pt")
+    model, _ = load_model(path)
+    served = predict_probabilities(model, faces, model.preprocessing, device=torch.device("cpu"))
+    expected = member_probabilities(members, faces) / (np.array(counts) / sum(counts)) ** 0.5
+    expected /= expected.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(served, expected, atol=1e-5)
+    # The rare class gains the most: its share rises more than the common class's.
+    plain = member_probabilities(members, faces)
+    assert (served[:, 1] / plain[:, 1]).mean() > (served[:, 3] / plain[:, 3]).mean()
+    # Folded for serving, the correction is still there.
+    np.testing.assert_allclose(EmotionPredictor.from_checkpoint(path).predict_faces(faces), expected, atol=1e-4)
+
+
+def test_the_command_line_reads_the_prior_from_the_store_the_members_learned(members, faces, tmp_path, capsys):
+    prior = imbalanced_store(tmp_path / "store.npz")
+    out = tmp_path / "corrected.pt"
+    assert main(["ensemble", *map(str, members), "--out", str(out), "--prior-correction", "0.25",
+                 "--data", str(tmp_path / "store.npz")]) == 0
+    assert "training prior to the power 0.25" in capsys.readouterr().out
+    model, checkpoint = load_model(out)
+    correction = checkpoint["model"]["options"]["prior_correction"]
+    assert correction["exponent"] == 0.25
+    np.testing.assert_allclose(correction["train_prior"], prior)
+    served = predict_probabilities(model, faces, model.preprocessing, device=torch.device("cpu"))
+    expected = member_probabilities(members, faces) / prior ** 0.25
+    np.testing.assert_allclose(served, expected / expected.sum(axis=1, keepdims=True), atol=1e-5)
+
+
+@pytest.mark.parametrize("extra, message", [
+    ([], "--prior-correction needs --data"),
+    (["--data", "STORE"], "not the data the members were trained on"),
+    (["--data", "MISSING"], "no store file"),
+])
+def test_a_prior_correction_without_the_right_store_is_refused(members, tmp_path, capsys, extra, message):
+    other = save_checkpoint(member_payload(5, data_checksum="fer2013-sha"), tmp_path / "m5.pt")
+    imbalanced_store(tmp_path / "store.npz")  # its checksum is not the member's
+    paths = {"STORE": str(tmp_path / "store.npz"), "MISSING": str(tmp_path / "missing.npz")}
+    out = tmp_path / "e.pt"
+    extra = [paths.get(arg, arg) for arg in extra]
+    assert main(["ensemble", str(other), "--out", str(out), "--prior-correction", "0.5", *extra]) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("exponent", [0.0, -0.5, 1.5])
+def test_a_prior_correction_exponent_outside_zero_to_one_is_refused(members, tmp_path, capsys, exponent):
+    imbalanced_store(tmp_path / "store.npz")
+    out = tmp_path / "e.pt"
+    assert main(["ensemble", str(members[0]), "--out", str(out), "--prior-correction", str(exponent),
+                 "--data", str(tmp_path / "store.npz")]) == 2
+    assert "exponent" in capsys.readouterr().err
+    assert not out.exists()
