@@ -126,15 +126,19 @@ def read_checkpoint(path: Path) -> list[FinishedRun]:
     ]
     described = payload.get("config") or {}
     name = described.get("name") or path.stem
+    prior = payload["model"]["options"].get("prior_correction")
+    divided = (f", then divided by the training class frequencies to the power {prior['exponent']:g}"
+               if prior else "")
     ensemble = FinishedRun(
         name=name,
         source=str(path),
         config={
             "name": name,
             "description": f"An ensemble served as one model: {', '.join(m.name for m in members)}, "
-                           "probabilities averaged.",
+                           f"probabilities averaged{divided}.",
             "model": {"name": ENSEMBLE, "options": {"members": [m.name for m in members],
-                                                   "flip_tta": bool(described.get("flip_tta"))}},
+                                                   "flip_tta": bool(described.get("flip_tta")),
+                                                   "prior_correction": prior["exponent"] if prior else None}},
             "epochs": 0,
         },
         checkpoint=path,

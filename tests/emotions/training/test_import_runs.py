@@ -134,6 +134,9 @@ def test_the_shipped_ensemble_is_recorded_with_each_member(fer2013_tiny_dataset,
     *member_runs, ensemble = runs
     assert all(run.epoch > 0 and run.epoch_metrics.count() == run.epoch and run.checkpoint for run in member_runs)
     assert ensemble.config["model"]["options"]["members"] == members and ensemble.epoch == 0
+    prior = payload["model"]["options"].get("prior_correction")
+    assert ensemble.config["model"]["options"]["prior_correction"] == (prior["exponent"] if prior else None)
+    assert ("divided by the training class frequencies" in ensemble.config["description"]) == bool(prior)
     expected = evaluate_checkpoint(shipped, fer2013_tiny_dataset.load_store(), "private_test")
     assert ensemble.private_test_metrics["accuracy"] == expected["accuracy"]
     ensemble.deploy()  # its weights came with it
