@@ -5,9 +5,9 @@ along with the faces. Dividing its probabilities by the training class frequenci
 (no change) and 1 (a balanced prior) moves predictions toward the rare classes
 (`python -m ml ensemble ... --prior-correction EXPONENT --data STORE`). This prints, for each exponent,
 PublicTest and each labelled photo folder through the whole pipeline (MTCNN, the measured framing, the
-largest face, the whole photo where none is found), and marks the exponent with the best PublicTest
-macro-F1: the choice is made on PublicTest, and the photo sets show whether it carries over. PrivateTest
-is never read.
+largest face, the whole photo where none is found), and marks the largest exponent that costs nothing
+in PublicTest macro-F1: the choice is made on PublicTest, and the photo sets show what it buys there.
+PrivateTest is never read.
 
     python bench/prior_sweep.py var/devsets/twpfe var/devsets/muxspace \
         --checkpoint ml/weights/default.pt --data var/fer2013.npz
@@ -82,8 +82,12 @@ def main(argv=None) -> int:
             if name == "PublicTest":
                 scores[exponent] = metrics["macro_f1"]
         print(f"| {exponent:g} | " + " | ".join(cells) + " |", flush=True)
-    chosen = max(scores, key=lambda e: (scores[e], -e))  # ties go to the smaller change
-    print(f"chosen by PublicTest macro-F1: exponent {chosen:g} ({scores[chosen]:.3f}; none: {scores.get(0.0, float('nan')):.3f})")
+    # As strong a correction as FER2013 allows for free: the photos' class mix is not FER2013's, so
+    # the rare classes' recall is worth having wherever PublicTest does not pay for it.
+    baseline = scores.get(0.0, max(scores.values()))
+    chosen = max(e for e in scores if scores[e] >= baseline)
+    print(f"chosen: exponent {chosen:g}, the largest whose PublicTest macro-F1 ({scores[chosen]:.3f}) is no lower "
+          f"than without a correction ({baseline:.3f})")
     return 0
 
 

@@ -88,4 +88,5 @@ def test_prior_sweep_scores_each_exponent_and_chooses_on_public_test_only(tmp_pa
             or line.startswith("| 1 ")]
     assert len(rows) == 3 and all(row.count("%") == 2 for row in rows)
     assert "Disgust 0.019" in ran.stdout  # the training prior, read from the Training split
-    assert "chosen by PublicTest macro-F1: exponent" in ran.stdout and "Private" not in ran.stdout
+    assert "chosen: exponent" in ran.stdout and "no lower than without a correction" in ran.stdout
+    assert "Private" not in ran.stdout
