@@ -36,7 +36,6 @@ class EnsembleModel(nn.Module):
         self.members = nn.ModuleList(members)
         self.flip_tta = flip_tta
         self.preprocessing: Preprocessing = members[0].preprocessing
-        self.prior_correction = prior_correction
         offsets = None
         if prior_correction:
             prior = torch.tensor(prior_correction["train_prior"], dtype=torch.float32)
