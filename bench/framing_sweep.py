@@ -40,14 +40,17 @@ MARGINS = (0.0, 0.1, 0.2, 0.3)
 def framings(detector: str) -> dict[str, Framing]:
     measured = measured_framing(detector)
     named = {f"margin {m:.1f}": Framing.from_margin(m, level_eyes=False, border="replicate") for m in MARGINS}
-    named.update({f"margin {m:.1f}, mirrored, level": Framing.from_margin(m) for m in MARGINS})
+    named.update({f"margin {m:.1f}, mirrored, level": Framing.from_margin(m, border="reflect") for m in MARGINS})
+    # How the fill past the photo's edge decides the spread over margins on tightly cropped photos.
+    named.update({f"margin {m:.1f}, gray, level": Framing.from_margin(m, border="constant") for m in MARGINS})
+    named.update({f"margin {m:.1f}, fit inside, level": Framing.from_margin(m, border="fit") for m in MARGINS})
     named["measured, replicate"] = replace(measured, level_eyes=False, border="replicate")
-    named["measured, mirrored"] = replace(measured, level_eyes=False)
-    named["measured, mirrored, level"] = measured
+    named["measured, mirrored"] = replace(measured, level_eyes=False, border="reflect")
+    named["measured, mirrored, level"] = replace(measured, border="reflect")
     named["measured, gray, level"] = replace(measured, border="constant")
-    named["measured, fit inside, level"] = replace(measured, border="fit")
+    named["measured, fit inside, level (served)"] = measured
     for factor in (0.9, 1.1):  # the neighbours of the measured size: is the measured one near the best?
-        named[f"measured x{factor}, mirrored, level"] = replace(measured, scale=round(measured.scale * factor, 3))
+        named[f"measured x{factor}, fit inside, level"] = replace(measured, scale=round(measured.scale * factor, 3))
     return named
 
 

@@ -6,8 +6,10 @@ a little off the box's centre. `Framing` says where FER2013's square lies relati
 FER2013's own faces, and `ml/inference/framings.json` keeps the measured figures per detector.
 
 With eye landmarks the face is also levelled: the square is rotated about its centre so the eyes lie
-on one line. A square that reaches past the photo is filled by mirroring the photo at its edge, which
-reads as more face and background to the model, where repeating the edge row smears a stripe into it.
+on one line. A square that reaches past the photo is shrunk and moved to fit inside it ("fit"): the model
+then sees only what the photo holds. Mirroring the photo at its edge ("reflect") or filling with gray
+invents pixels; on the development sets they score the same or lower at the measured framing, and with a
+wider framing than measured they lose far more (bench/framing_sweep.py; README, "Real photos").
 """
 from __future__ import annotations
 
@@ -33,9 +35,9 @@ class Framing:
     offset_x: float = 0.0  # the square's centre minus the box's, in box widths (+ is right)
     offset_y: float = 0.0  # likewise in box heights (+ is down)
     level_eyes: bool = True  # rotate so the eyes are level, when the detector gives eyes
-    # A square reaching past the photo: "reflect" mirrors the photo at its edge, "replicate" repeats the
-    # edge pixels, "constant" fills with the crop's mean gray, "fit" shrinks and moves the square inside.
-    border: str = "reflect"
+    # A square reaching past the photo: "fit" shrinks and moves the square inside, "reflect" mirrors the
+    # photo at its edge, "replicate" repeats the edge pixels, "constant" fills with the crop's mean gray.
+    border: str = "fit"
 
     def __post_init__(self):
         if not self.scale > 0:

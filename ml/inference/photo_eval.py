@@ -169,6 +169,8 @@ def evaluate_photos(
         "checkpoint": str(checkpoint),
         "checkpoint_sha256": _sha256(checkpoint),
         "model": predictor.model_name,
+        "detector": predictor.detector,
+        "framing": predictor.framings[predictor.detector].to_dict(),  # how faces were cut around the boxes
         "labels_from": labels_from,
         "num_photos": len(y_true),
         "skipped": skipped,
@@ -251,6 +253,27 @@ def summary_rows(evaluations: dict[str, dict[str, Any]]) -> list[dict[str, Any]]
             "fallback_accuracy": result["whole_image_fallback"]["accuracy"],
             "fallback_macro_f1": result["whole_image_fallback"]["macro_f1"],
             "command": result.get("command", ""),
+            "framing": _framing_words(result),
         }
         for name, result in evaluations.items()
     ]
+
+
+def _framing_words(result: dict[str, Any]) -> str:
+    """How the faces were cut, in words ("" for results saved before this was recorded)."""
+    framing = result.get("framing")
+    if not framing:
+        return ""
+    levelled = ", eyes levelled" if framing["level_eyes"] else ""
+    border = _BORDER_WORDS.get(framing["border"], framing["border"])
+    return (f"{result['detector']}'s box, a square of {framing['scale']:g} box sides centred "
+            f"({framing['offset_x']:+g}, {framing['offset_y']:+g}) box sizes off the box's centre{levelled}, {border}")
+
+
+_BORDER_WORDS = {
+    "fit": "kept inside the photo",
+    "reflect": "mirrored past the photo's edge",
+    "replicate": "the edge pixels repeated past the photo's edge",
+    "constant": "gray past the photo's edge",
+}
+

@@ -55,11 +55,12 @@ def test_framing_sweep_scores_each_framing_and_model_on_labelled_photos(tmp_path
     checkpoint = save_checkpoint(checkpoint_payload(model, name="ferlite", options={"width": 4},
                                                     class_names=FER_CLASSES), tmp_path / "tiny.pt")
     ran = run_bench("framing_sweep.py", photos, "--checkpoint", checkpoint, "--only", "margin 0.0",
-                    "--only", "measured, mirrored, level", "--cache", tmp_path / "cache")
+                    "--only", "measured, mirrored, level", "--only", "(served)", "--cache", tmp_path / "cache")
     assert ran.returncode == 0, ran.stderr
     rows = [line for line in ran.stdout.splitlines() if line.startswith("| margin") or line.startswith("| measured")]
     assert [row.split(" | ")[0] for row in rows] == [
-        "| margin 0.0", "| margin 0.0, mirrored, level", "| measured, mirrored, level"]
+        "| margin 0.0", "| margin 0.0, mirrored, level", "| margin 0.0, gray, level", "| margin 0.0, fit inside, level",
+        "| measured, mirrored, level", "| measured, fit inside, level (served)"]
     assert all(cell.strip().endswith("%") for row in rows for cell in row.split(" | ")[2:3])
     cached = json.loads((tmp_path / "cache" / "photos-mtcnn.json").read_text())
     assert set(cached) == {"happy/a.jpg", "sad/a.jpg"} and all(face is not None for face in cached.values())

@@ -96,6 +96,19 @@ def test_fit_keeps_the_square_inside_the_photo():
     assert np.abs(crop.astype(int) - whole).max() <= 2
 
 
+def test_the_served_framing_shows_only_what_the_photo_holds():
+    # A face near the photo's edge: the served crop is the square moved and shrunk to fit, not mirrored.
+    photo = gradient_photo(200, 160)
+    box = Box(0, 40, 80, 80)
+    served = measured_framing("mtcnn")
+    assert served.border == "fit"
+    wide = Framing(scale=1.5, level_eyes=False)  # reaches 20 px past the left edge
+    crop = frame_face(photo, box, wide)
+    shifted = frame_face(photo, Box(20, 40, 80, 80), Framing(scale=1.5, level_eyes=False, border="reflect"))
+    assert np.array_equal(crop, shifted)  # the same square, moved right until it lies inside
+    assert not np.array_equal(crop, frame_face(photo, box, Framing(scale=1.5, level_eyes=False, border="reflect")))
+
+
 def test_a_small_face_is_enlarged_smoothly():
     photo = np.random.default_rng(1).integers(0, 256, size=(60, 60), dtype=np.uint8)
     crop = cut_square(photo, 30, 30, 20)

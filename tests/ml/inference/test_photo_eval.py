@@ -14,6 +14,7 @@ from PIL import Image
 from ml.classes import FER_CLASSES
 from ml.cli import main
 from ml.inference import Analysis, Box, EmotionPredictor, FacePrediction
+from ml.inference.framing import Framing
 from ml.inference.photo_eval import (
     PhotoFolderError,
     evaluate_photos,
@@ -120,6 +121,8 @@ def test_the_largest_face_is_the_photo_s_prediction(class_folders, always_happy)
     class TwoFaces:
         class_names = list(FER_CLASSES)
         model_name = "stub"
+        detector = "mtcnn"
+        framings = {"mtcnn": Framing()}
         calls = []
 
         def analyse(self, image, *, whole_image=False):
@@ -203,6 +206,9 @@ def test_the_command_prints_the_result_as_json(class_folders, always_happy):
             "seconds"} <= result.keys()
     assert (result["folder"], result["checkpoint"]) == (str(class_folders), str(always_happy))
     assert (result["num_photos"], result["no_face"]) == (3, 1)
+    # How the faces were cut is part of the figure: the served framing, square kept inside the photo.
+    assert result["detector"] == "mtcnn" and result["framing"]["border"] == "fit"
+    assert result["framing"]["scale"] == pytest.approx(0.95, abs=0.02)
     assert result["strict"]["accuracy"] == pytest.approx(1 / 3)
     assert result["whole_image_fallback"]["accuracy"] == pytest.approx(2 / 3)
     assert not (always_happy.parent / "photo_eval.json").exists()  # only --save writes
