@@ -259,6 +259,14 @@ def summary_rows(evaluations: dict[str, dict[str, Any]]) -> list[dict[str, Any]]
     ]
 
 
+_BORDER_WORDS = {
+    "fit": "kept inside the photo",
+    "reflect": "mirrored past the photo's edge",
+    "replicate": "the edge pixels repeated past the photo's edge",
+    "constant": "gray past the photo's edge",
+}
+
+
 def _framing_words(result: dict[str, Any]) -> str:
     """How the faces were cut, in words ("" for results saved before this was recorded)."""
     framing = result.get("framing")
@@ -268,12 +276,3 @@ def _framing_words(result: dict[str, Any]) -> str:
     border = _BORDER_WORDS.get(framing["border"], framing["border"])
     return (f"{result['detector']}'s box, a square of {framing['scale']:g} box sides centred "
             f"({framing['offset_x']:+g}, {framing['offset_y']:+g}) box sizes off the box's centre{levelled}, {border}")
-
-
-_BORDER_WORDS = {
-    "fit": "kept inside the photo",
-    "reflect": "mirrored past the photo's edge",
-    "replicate": "the edge pixels repeated past the photo's edge",
-    "constant": "gray past the photo's edge",
-}
-
