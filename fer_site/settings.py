@@ -275,5 +275,8 @@ INFERENCE_SHARE_CORES = env_bool("INFERENCE_SHARE_CORES", True)
 FACE_DETECTOR = env_str("FACE_DETECTOR", "mtcnn")
 if FACE_DETECTOR not in ("mtcnn", "haar"):
     raise ImproperlyConfigured(f"FACE_DETECTOR={FACE_DETECTOR!r}: use mtcnn or haar")
+# Serve a checkpoint that carries int8 calibration faces (`python -m ml quantize`) in int8: the shipped
+# ensemble's members fit the 5 ms per face budget that way (ml/inference/quantize.py); 0 serves float.
+MODEL_INT8 = env_bool("MODEL_INT8", True)
 # Django's own cap on files per request answers a bare 400; ours, below it, says why.
 DATA_UPLOAD_MAX_NUMBER_FILES = UPLOAD_MAX_FILES + 10

@@ -43,11 +43,12 @@ def run_train(args: argparse.Namespace) -> int:
 def run_evaluate(args: argparse.Namespace) -> int:
     from ml.evaluate import evaluate_checkpoint
 
-    metrics = evaluate_checkpoint(args.checkpoint, _load_store(args.data), args.split, tta=args.tta, device=args.device)
+    metrics = evaluate_checkpoint(args.checkpoint, _load_store(args.data), args.split, tta=args.tta, device=args.device,
+                                  int8=not args.float)
     if args.json:
         print(json.dumps(metrics, indent=2))
         return 0
-    print(f"{metrics['split']}: {metrics['num_samples']:,} images, accuracy {metrics['accuracy']:.4f}, "
+    print(f"{metrics['split']} ({metrics['precision']}): {metrics['num_samples']:,} images, accuracy {metrics['accuracy']:.4f}, "
           f"macro-F1 {metrics['macro_f1']:.4f}, weighted F1 {metrics['weighted_f1']:.4f}")
     print(f"{'class':<10} {'precision':>9} {'recall':>7} {'f1':>6} {'support':>8}")
     for name, row in metrics["per_class"].items():
@@ -200,6 +201,35 @@ def run_ensemble(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_quantize(args: argparse.Namespace) -> int:
+    from ml.evaluate import evaluate_model
+    from ml.inference.quantize import QuantizationUnavailable, calibration_faces, calibration_payload, quantize_model
+    from ml.train.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
+
+    checkpoint = load_checkpoint(args.checkpoint)
+    store = _load_store(args.data)
+    class_names = checkpoint["class_names"]
+    if list(class_names) != list(store.class_names):
+        store = store.select_classes(class_names)
+    faces = calibration_faces(*store.split("train"), count=args.faces)
+    model = model_from_checkpoint(checkpoint)
+    try:
+        quantized = quantize_model(model, faces, model.preprocessing)
+    except QuantizationUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    # What int8 costs is measured, not assumed: both on PublicTest, where recipes are chosen.
+    images, labels = store.split("public_test")
+    for name, candidate in (("float", model), ("int8", quantized)):
+        metrics = evaluate_model(candidate, images, labels, class_names, model.preprocessing)
+        print(f"public_test, {name}: accuracy {metrics['accuracy']:.4f}, macro-F1 {metrics['macro_f1']:.4f}")
+    checkpoint["int8_calibration"] = calibration_payload(faces)
+    out = args.out or args.checkpoint
+    save_checkpoint(checkpoint, out)
+    print(f"wrote {out}: served int8 from now on, calibrated on {len(faces)} Training faces")
+    return 0
+
+
 def _training_prior_correction(members: list[dict], data: str | None, exponent: float) -> dict:
     """The members' Training split class frequencies, read from the store they were trained on."""
     import numpy as np
@@ -256,6 +286,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--split", default="private_test", choices=["train", "public_test", "private_test"])
     evaluate.add_argument("--tta", action="store_true", help="average with the horizontally flipped image")
     evaluate.add_argument("--device", default="auto")
+    evaluate.add_argument("--float", action="store_true",
+                          help="score the float model even where the checkpoint is served int8")
     evaluate.add_argument("--json", action="store_true")
     evaluate.set_defaults(handler=run_evaluate)
 
@@ -309,6 +341,18 @@ def build_parser() -> argparse.ArgumentParser:
                                "(0-1; choose it on PublicTest with bench/prior_sweep.py)")
     ensemble.add_argument("--data", help="the FER2013 store the members were trained on (for --prior-correction)")
     ensemble.set_defaults(handler=run_ensemble)
+
+    quantize = commands.add_parser(
+        "quantize", help="serve a checkpoint with int8 weights and activations on x86 CPUs",
+        description="Store a few hundred FER2013 Training faces in CHECKPOINT, from which the upload path "
+        "calibrates an int8 copy of the model when it loads it (ml/inference/quantize.py). Prints PublicTest "
+        "accuracy in float and int8 so the cost is seen before the file is written.",
+    )
+    quantize.add_argument("checkpoint", help="a trained or ensemble checkpoint")
+    quantize.add_argument("--data", required=True, help="the FER2013 store the model was trained on")
+    quantize.add_argument("--faces", type=int, default=256, help="calibration faces, the same share of every class")
+    quantize.add_argument("--out", help="where to write it (default: CHECKPOINT itself)")
+    quantize.set_defaults(handler=run_quantize)
 
     recipes = commands.add_parser(
         "recipes", help="train recipes one after another, evaluate each on PrivateTest once, print the table",

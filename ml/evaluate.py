@@ -104,11 +104,18 @@ def evaluate_checkpoint(
     *,
     tta: bool = False,
     device: str = "auto",
+    int8: bool = True,
 ) -> dict[str, Any]:
-    """Evaluate a saved model on one split of a FerStore, on the classes the model was trained on."""
+    """Evaluate a saved model on one split of a FerStore, on the classes the model was trained on.
+
+    Scores the model as served: int8 where the checkpoint carries calibration faces and the device is
+    the CPU (ml/inference/quantize.py), float otherwise or with `int8=False`."""
+    from ml.inference.quantize import served_model
     from ml.train.checkpoint import load_model
 
     model, checkpoint = load_model(checkpoint_path)
+    device = resolve_device(device)
+    model, precision = served_model(model, checkpoint, int8=int8 and device.type == "cpu")
     class_names = checkpoint["class_names"]
     if list(class_names) != list(store.class_names):
         store = store.select_classes(class_names)
@@ -116,8 +123,9 @@ def evaluate_checkpoint(
     if len(labels) == 0:
         raise ValueError(f"split {split!r} of this data set is empty")
     metrics = evaluate_model(
-        model, images, labels, class_names, model.preprocessing, device=resolve_device(device), tta_hflip=tta
+        model, images, labels, class_names, model.preprocessing, device=device, tta_hflip=tta
     )
+    metrics["precision"] = precision
     metrics["split"] = split
     metrics["checkpoint"] = str(checkpoint_path)
     metrics["data_checksum_matches"] = checkpoint.get("data_checksum") == store.source_checksum

@@ -22,6 +22,10 @@ def build_model_card(checkpoint_path: str | Path, store, *, command: str = "") -
     model, checkpoint = load_model(checkpoint_path)
     scores = {split: evaluate_checkpoint(checkpoint_path, store, split, device="cpu")
               for split in ("public_test", "private_test")}
+    served_int8 = scores["public_test"]["precision"] == "int8"
+    # An int8 checkpoint is also scored as trained, so the card shows what quantising cost.
+    float_scores = {split: evaluate_checkpoint(checkpoint_path, store, split, device="cpu", int8=False)
+                    for split in scores} if served_int8 else {}
     config = checkpoint["config"]
     size_mb = Path(checkpoint_path).stat().st_size / 1e6
     latency = face_latency(checkpoint_path)
@@ -36,16 +40,18 @@ def build_model_card(checkpoint_path: str | Path, store, *, command: str = "") -
         *([] if "members" in checkpoint else [f"- **Teacher**: {_teacher_line(config)}"]),
         f"- **Speed**: {latency.median_ms:.2f} ms per face at batch 1 (median of {latency.rounds} rounds of "
         f"{latency.runs} predictions, the rounds' medians {latency.low_ms:.2f}-{latency.high_ms:.2f} ms; "
-        f"{latency.threads} CPU threads, batch norms folded as the upload path runs it) on {platform.machine()}, "
-        f"{os.cpu_count()} cores, when this card was made",
+        f"{latency.threads} CPU threads, {_precision_words(latency.precision)} as the upload path runs it) on "
+        f"{platform.machine()}, {os.cpu_count()} cores, when this card was made",
         f"- **Evaluated on**: {platform.machine()} CPU, torch {torch.__version__}"
         + (f"; made with `{command}`" if command else ""),
         "",
         "| split | images | accuracy | macro-F1 | weighted F1 |",
         "| --- | ---: | ---: | ---: | ---: |",
     ]
-    for split, metrics in scores.items():
-        lines.append(f"| {split} | {metrics['num_samples']:,} | {metrics['accuracy']:.4f} | "
+    rows = [(f"{split}{', int8 as served' if served_int8 else ''}", metrics) for split, metrics in scores.items()]
+    rows += [(f"{split}, float as trained", metrics) for split, metrics in float_scores.items()]
+    for label, metrics in rows:
+        lines.append(f"| {label} | {metrics['num_samples']:,} | {metrics['accuracy']:.4f} | "
                      f"{metrics['macro_f1']:.4f} | {metrics['weighted_f1']:.4f} |")
     lines += ["", "Per class on PrivateTest:", "", "| class | precision | recall | F1 | support |",
               "| --- | ---: | ---: | ---: | ---: |"]
@@ -115,6 +121,12 @@ def _photo_pipeline_section(checkpoint_path: str | Path) -> list[str]:
     return lines
 
 
+def _precision_words(precision: str) -> str:
+    if precision == "int8":
+        return "int8 weights and activations (`python -m ml quantize`)"
+    return "float, batch norms folded"
+
+
 def _teacher_line(config: dict[str, Any]) -> str:
     teacher = (config.get("distill") or {}).get("teacher_checkpoint")
     if not teacher:
@@ -132,6 +144,7 @@ class FaceLatency:
     rounds: int
     runs: int  # predictions per round
     threads: int
+    precision: str = "float32"  # what the predictor served: "int8" or "float32"
 
 
 def face_latency(checkpoint_path: str | Path, threads: int = 2, runs: int = 200, rounds: int = 7) -> FaceLatency:
@@ -164,7 +177,8 @@ def face_latency(checkpoint_path: str | Path, threads: int = 2, runs: int = 200,
             time.sleep(0.2)  # so one burst of other work colours one round, not all of them
     finally:
         torch.set_num_threads(previous)
-    return FaceLatency(float(np.median(round_medians)), min(round_medians), max(round_medians), rounds, runs, threads)
+    return FaceLatency(float(np.median(round_medians)), min(round_medians), max(round_medians), rounds, runs, threads,
+                       predictor.precision)
 
 
 def _config_yaml(config: dict[str, Any]) -> str:

@@ -94,7 +94,7 @@ def predictor_for(path: Path):
     from ml.inference import EmotionPredictor
 
     global _threads_set
-    key = (str(path), path.stat().st_mtime)
+    key = (str(path), path.stat().st_mtime, settings.MODEL_INT8)
     with _predictors_lock:
         if not _threads_set:
             # With INFERENCE_SHARE_CORES each prediction sets its own share (threads_for_inference).
@@ -105,7 +105,8 @@ def predictor_for(path: Path):
             _threads_set = True
         if key not in _predictors:
             _predictors.clear()  # a new deployment replaces the old model rather than sitting beside it
-            _predictors[key] = EmotionPredictor.from_checkpoint(path, device="cpu", detector=settings.FACE_DETECTOR)
+            _predictors[key] = EmotionPredictor.from_checkpoint(path, device="cpu", detector=settings.FACE_DETECTOR,
+                                                               int8=settings.MODEL_INT8)
         return _predictors[key]
 
 

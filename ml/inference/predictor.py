@@ -7,6 +7,7 @@ per face with 1 thread and 177 ms with 2 (threads wait for each other when anoth
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -29,11 +30,23 @@ from ml.inference.faces import (
 from ml.inference.framing import Framing, frame_face, measured_framing
 from ml.inference.images import image_to_gray_array, image_to_rgb_array
 from ml.inference.optimize import optimize_for_inference
+from ml.inference.quantize import int8_available, quantize_model, stored_calibration_faces
 from ml.models import Preprocessing
 from ml.train.checkpoint import load_model
 from ml.transforms import FerEvalPreset
 
 BATCH_SIZE = 64
+
+logger = logging.getLogger(__name__)
+
+
+def _served_model(model: nn.Module, preprocessing: Preprocessing, device: torch.device, optimize: bool,
+                  int8_calibration: np.ndarray | None) -> tuple[nn.Module, str]:
+    if optimize and int8_calibration is not None and device.type == "cpu":
+        if int8_available():
+            return quantize_model(model, int8_calibration, preprocessing), "int8"
+        logger.warning("this torch has no x86 int8 engine: serving the model in float")
+    return (optimize_for_inference(model) if optimize else model.eval()).to(device), "float32"
 
 
 @dataclass(frozen=True, eq=False)  # eq=False: the crop is an array, and arrays do not compare to a bool
@@ -64,12 +77,14 @@ class EmotionPredictor:
         optimize: bool = True,
         detector: str = "mtcnn",
         framing: Framing | None = None,
+        int8_calibration: np.ndarray | None = None,
     ):
         if detector not in DETECTORS:
             raise ValueError(f"detector must be one of {', '.join(DETECTORS)}, got {detector!r}")
         self.device = torch.device(device)
-        # A folded, channels_last copy predicts the same, faster (bench/predict_speed.py times both).
-        self.model = (optimize_for_inference(model) if optimize else model.eval()).to(self.device)
+        # An int8 copy (when calibration faces came with the checkpoint) or a folded, channels_last one
+        # predicts as the model does, faster (bench/predict_speed.py times them; the model card scores both).
+        self.model, self.precision = _served_model(model, preprocessing, self.device, optimize, int8_calibration)
         self.class_names = list(class_names)
         self.preprocessing = preprocessing
         self.model_name = model_name
@@ -82,12 +97,15 @@ class EmotionPredictor:
     @classmethod
     def from_checkpoint(
         cls, path: str | Path, device: str | torch.device = "cpu", *, optimize: bool = True, detector: str = "mtcnn",
-        framing: Framing | None = None,
+        framing: Framing | None = None, int8: bool = True,
     ) -> "EmotionPredictor":
+        """The checkpoint as served: int8 where it carries calibration faces (`python -m ml quantize`)
+        and `int8` is left on, in float otherwise."""
         model, checkpoint = load_model(path, map_location=device)
         return cls(
             model, checkpoint["class_names"], model.preprocessing, model_name=checkpoint["model"]["name"],
             device=device, optimize=optimize, detector=detector, framing=framing,
+            int8_calibration=stored_calibration_faces(checkpoint) if int8 else None,
         )
 
     @torch.inference_mode()

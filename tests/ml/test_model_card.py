@@ -84,3 +84,22 @@ def test_an_ensemble_card_lists_every_member_with_its_recipe_and_scores_the_whol
     private = evaluate_checkpoint(path, synthetic_store, "private_test", device="cpu")
     assert f"| private_test | {private['num_samples']:,} | {private['accuracy']:.4f} |" in card
     assert load_checkpoint(path)["members"][0]["config"]["name"] == "member4"
+
+
+def test_an_int8_card_scores_the_model_as_served_and_as_trained(tmp_path, synthetic_store):
+    from ml.evaluate import evaluate_checkpoint
+    from ml.inference.quantize import calibration_faces, calibration_payload
+    from ml.train.checkpoint import load_checkpoint
+
+    plain = save_tiny_checkpoint(tmp_path / "plain.pt")
+    checkpoint = load_checkpoint(plain)
+    checkpoint["int8_calibration"] = calibration_payload(calibration_faces(*synthetic_store.split("train"), count=28))
+    path = save_checkpoint(checkpoint, tmp_path / "int8.pt")
+
+    card = build_model_card(path, synthetic_store)
+    assert "int8 weights and activations (`python -m ml quantize`) as the upload path runs it" in card
+    for split in ("public_test", "private_test"):
+        for label, int8 in (("int8 as served", True), ("float as trained", False)):
+            metrics = evaluate_checkpoint(path, synthetic_store, split, device="cpu", int8=int8)
+            assert f"| {split}, {label} | 28 | {metrics['accuracy']:.4f} | {metrics['macro_f1']:.4f} |" in card
+    assert "int8" not in build_model_card(plain, synthetic_store)
