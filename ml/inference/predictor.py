@@ -29,7 +29,7 @@ from ml.inference.faces import (
 )
 from ml.inference.framing import Framing, frame_face, measured_framing
 from ml.inference.images import image_to_gray_array, image_to_rgb_array
-from ml.inference.optimize import optimize_for_inference
+from ml.inference.optimize import optimize_for_inference, trace_for_serving
 from ml.inference.quantize import int8_available, quantize_model, stored_calibration_faces
 from ml.models import Preprocessing
 from ml.train.checkpoint import load_model
@@ -42,11 +42,17 @@ logger = logging.getLogger(__name__)
 
 def _served_model(model: nn.Module, preprocessing: Preprocessing, device: torch.device, optimize: bool,
                   int8_calibration: np.ndarray | None) -> tuple[nn.Module, str]:
-    if optimize and int8_calibration is not None and device.type == "cpu":
+    if not optimize:
+        return model.eval().to(device), "float32"
+    if int8_calibration is not None and device.type == "cpu":
         if int8_available():
-            return quantize_model(model, int8_calibration, preprocessing), "int8"
+            quantized = quantize_model(model, int8_calibration, preprocessing)
+            return trace_for_serving(quantized, preprocessing.input_size), "int8"
         logger.warning("this torch has no x86 int8 engine: serving the model in float")
-    return (optimize_for_inference(model) if optimize else model.eval()).to(device), "float32"
+    optimized = optimize_for_inference(model).to(device)
+    if device.type == "cpu":
+        optimized = trace_for_serving(optimized, preprocessing.input_size)
+    return optimized, "float32"
 
 
 @dataclass(frozen=True, eq=False)  # eq=False: the crop is an array, and arrays do not compare to a bool

@@ -20,9 +20,10 @@ def assert_is_a_distribution(probabilities: dict):
     assert sum(probabilities.values()) == pytest.approx(1, abs=1e-3)
 
 
-def test_it_knows_its_model_and_classes(predictor):
+def test_it_knows_its_model_and_classes(predictor, face_crop):
     assert predictor.model_name == "ferlite" and predictor.class_names == list(FER_CLASSES)
-    assert not predictor.model.training
+    faces = np.stack([np.asarray(face_crop)] * 4)
+    np.testing.assert_array_equal(predictor.predict_faces(faces), predictor.predict_faces(faces))  # no dropout
 
 
 def test_a_48_pixel_crop_is_classified_whole(predictor, face_crop):
