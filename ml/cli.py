@@ -342,6 +342,8 @@ def build_parser() -> argparse.ArgumentParser:
     ensemble.add_argument("--data", help="the FER2013 store the members were trained on (for --prior-correction)")
     ensemble.set_defaults(handler=run_ensemble)
 
+    from ml.inference.quantize import DEFAULT_CALIBRATION_FACES
+
     quantize = commands.add_parser(
         "quantize", help="serve a checkpoint with int8 weights and activations on x86 CPUs",
         description="Store a few hundred FER2013 Training faces in CHECKPOINT, from which the upload path "
@@ -350,7 +352,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     quantize.add_argument("checkpoint", help="a trained or ensemble checkpoint")
     quantize.add_argument("--data", required=True, help="the FER2013 store the model was trained on")
-    quantize.add_argument("--faces", type=int, default=256, help="calibration faces, the same share of every class")
+    quantize.add_argument("--faces", type=int, default=DEFAULT_CALIBRATION_FACES,
+                          help=f"calibration faces, the same share of every class (default {DEFAULT_CALIBRATION_FACES})")
     quantize.add_argument("--out", help="where to write it (default: CHECKPOINT itself)")
     quantize.set_defaults(handler=run_quantize)
 

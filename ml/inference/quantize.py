@@ -72,7 +72,7 @@ def quantize_model(model: nn.Module, faces: np.ndarray | torch.Tensor, preproces
                                       f"(it has {', '.join(torch.backends.quantized.supported_engines)})")
     faces = torch.as_tensor(np.asarray(faces, dtype=np.uint8))
     inputs = FerEvalPreset(preprocessing)(faces.unsqueeze(1))
-    torch.backends.quantized.engine = BACKEND
+    torch.backends.quantized.engine = BACKEND  # process-wide: the int8 kernels run on the engine set when called
     quantized = copy.deepcopy(model).eval()
     members = getattr(quantized, "members", None)
     if isinstance(members, nn.ModuleList):
