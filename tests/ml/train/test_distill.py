@@ -42,3 +42,24 @@ def test_fit_trains_a_student_from_a_teacher(tmp_path, synthetic_store):
     })
     result = fit(config, synthetic_store, tmp_path / "student", log=lambda line: None)
     assert result.stop_reason == "completed" and result.best_checkpoint.exists()
+
+
+def test_a_calibrated_teacher_teaches_in_int8_on_the_cpu_and_agrees_with_its_float_copy(tmp_path, synthetic_store):
+    from ml.inference.quantize import calibration_faces, calibration_payload, int8_available
+
+    if not int8_available():
+        pytest.skip("this torch has no x86 int8 engine")
+    path = teacher_checkpoint(tmp_path / "teacher.pt", synthetic_store.class_names)
+    float_teacher = Distiller(DistillConfig(str(path)), Preprocessing(48), synthetic_store.class_names, "cpu").teacher
+    checkpoint = torch.load(path, weights_only=True)
+    checkpoint["int8_calibration"] = calibration_payload(calibration_faces(*synthetic_store.split("train"), count=28))
+    torch.save(checkpoint, path)
+
+    teacher = Distiller(DistillConfig(str(path)), Preprocessing(48), synthetic_store.class_names, "cpu").teacher
+    # the int8 convolutions, not the float model
+    assert any(".quantized" in type(module).__module__ for module in teacher.modules())
+    images = torch.from_numpy(synthetic_store.split("public_test")[0][:16]).float().div(255).sub(0.5).div(0.5)
+    images = images.unsqueeze(1)
+    with torch.no_grad():
+        served, trained = teacher(images).softmax(dim=1), float_teacher(images).softmax(dim=1)
+    assert (served - trained).abs().max().item() < 0.1
