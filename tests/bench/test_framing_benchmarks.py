@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 import skimage.data
 import torch
@@ -91,3 +92,53 @@ def test_prior_sweep_scores_each_exponent_and_chooses_on_public_test_only(tmp_pa
     assert "Disgust 0.019" in ran.stdout  # the training prior, read from the Training split
     assert "chosen: exponent" in ran.stdout and "no lower than without a correction" in ran.stdout
     assert "Private" not in ran.stdout
+
+
+def test_landmark_alignment_measures_fer2013s_landmark_template_and_scores_both_framings(tmp_path):
+    store = astronaut_face_store(tmp_path / "faces.npz")
+    photos = tmp_path / "photos"
+    for label, image in (("happy", skimage.data.astronaut()), ("sad", skimage.data.astronaut()[:, ::-1])):
+        (photos / label).mkdir(parents=True)
+        Image.fromarray(image).save(photos / label / "a.jpg")
+    torch.manual_seed(0)
+    model = create_model("ferlite", num_classes=7, width=4)
+    checkpoint = save_checkpoint(checkpoint_payload(model, name="ferlite", options={"width": 4},
+                                                    class_names=FER_CLASSES), tmp_path / "tiny.pt")
+    ran = run_bench("landmark_alignment.py", photos, "--data", store, "--faces", 4, "--checkpoint", checkpoint,
+                    "--cache", tmp_path / "cache")
+    assert ran.returncode == 0, ran.stderr
+    assert "template from 4 of 4 Training faces" in ran.stdout
+    template = {line.split(":")[0].strip(): tuple(map(float, line.split(":")[1].split(",")))
+                for line in ran.stdout.splitlines() if line.startswith("  ") and ":" in line and "," in line}
+    # A face the right way up: eyes above the nose above the mouth, the left eye on the left.
+    assert template["left eye"][0] < template["nose"][0] < template["right eye"][0]
+    assert template["left eye"][1] < template["nose"][1] < template["mouth left"][1]
+    rows = [line for line in ran.stdout.splitlines() if line.startswith("| box x") or line.startswith("| landmarks x")]
+    assert [row.split(" | ")[0] for row in rows] == [f"| {anchor} x{f}" for anchor in ("box", "landmarks")
+                                                     for f in (0.8, 0.9, 1.0, 1.1, 1.2)]
+    assert all(row.count("%") == 1 for row in rows)
+    assert "landmarks: photos" in ran.stdout
+
+
+def test_landmark_alignment_carries_a_turned_and_scaled_face_back_onto_the_template():
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        from landmark_alignment import aligned_crop, similarity_to
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    template = np.array([[0.32, 0.39], [0.69, 0.39], [0.51, 0.60], [0.35, 0.79], [0.67, 0.79]])
+    turn = np.radians(12)
+    rotation = np.array([[np.cos(turn), -np.sin(turn)], [np.sin(turn), np.cos(turn)]])
+    in_photo = (template - 0.5) @ rotation.T * 150 + [300, 220]  # 150 pixels a side, turned, off-centre
+    scale, fitted_rotation, shift = similarity_to(in_photo, template)
+    assert np.allclose(scale * in_photo @ fitted_rotation.T + shift, template, atol=1e-9)
+    assert np.isclose(scale, 1 / 150)
+    # Draw the eyes as dark dots: after alignment they lie level, where the template puts them.
+    photo = np.full((480, 640), 200, dtype=np.uint8)
+    for x, y in in_photo[:2]:
+        cv2.circle(photo, (round(x), round(y)), 6, 0, -1)
+    crop = aligned_crop(photo, in_photo, template)
+    dark_rows, dark_cols = np.nonzero(crop < 100)
+    left, right = dark_cols < 24, dark_cols >= 24
+    assert abs(dark_rows[left].mean() - dark_rows[right].mean()) < 1.0
+    assert abs(dark_rows.mean() / 48 - 0.39) < 0.03 and abs(dark_cols[left].mean() / 48 - 0.32) < 0.03
