@@ -31,37 +31,46 @@ from report import cpu_name  # noqa: E402
 ENLARGE = 4
 
 
-def measure(store: FerStore, detector: str, faces: int, seed: int = 0) -> dict:
+def fer2013_detections(store: FerStore, detector: str, faces: int, seed: int = 0):
+    """(side, detection) per chosen Training face, enlarged ENLARGE times in the middle of a mean-gray canvas
+    twice its size; detection is the one nearest the middle, or None when nothing lies near it.
+
+    FER2013's square is then known: it spans [side / 2, 3 * side / 2) in both directions of the canvas."""
     images, _ = store.split("train")
     rng = np.random.default_rng(seed)
     chosen = rng.choice(len(images), size=min(faces, len(images)), replace=False)
     side = 48 * ENLARGE
-    rows, angles, missed = [], [], 0
+    middle = np.array([side, side])
     for index in chosen:
         face = cv2.resize(images[index], (side, side), interpolation=cv2.INTER_CUBIC)
         canvas = np.full((2 * side, 2 * side), int(face.mean()), dtype=np.uint8)
         canvas[side // 2 : side // 2 + side, side // 2 : side // 2 + side] = face
         found = detect_faces(np.stack([canvas] * 3, axis=-1), detector=detector)
-        if not found:
+        nearest = min(found, key=lambda f: np.linalg.norm(_centre(f.box) - middle)) if found else None
+        if nearest is not None and np.linalg.norm(_centre(nearest.box) - middle) > side / 4:
+            nearest = None  # something else in the canvas, not the face
+        yield side, nearest
+
+
+def measure(store: FerStore, detector: str, faces: int, seed: int = 0) -> dict:
+    rows, angles, missed, tried = [], [], 0, 0
+    for side, nearest in fer2013_detections(store, detector, faces, seed):
+        tried += 1
+        if nearest is None:
             missed += 1
             continue
-        middle = np.array([side, side])
-        nearest = min(found, key=lambda f: np.linalg.norm(_centre(f.box) - middle))
         box = nearest.box
-        if np.linalg.norm(_centre(box) - middle) > side / 4:  # something else in the canvas, not the face
-            missed += 1
-            continue
         centre = _centre(box)
         rows.append((side / max(box.w, box.h), (side - centre[0]) / box.w, (side - centre[1]) / box.h))
         if nearest.landmarks is not None:
             (lx, ly), (rx, ry) = nearest.landmarks[0], nearest.landmarks[1]
             angles.append(np.degrees(np.arctan2(ry - ly, rx - lx)))
     if not rows:
-        raise SystemExit(f"{detector} found none of the {len(chosen)} faces: nothing to measure")
+        raise SystemExit(f"{detector} found none of the {tried} faces: nothing to measure")
     values = np.array(rows)
     result = {
         "detector": detector,
-        "faces": int(len(chosen)),
+        "faces": tried,
         "found": int(len(rows)),
         "missed": int(missed),
         "scale": round(float(np.median(values[:, 0])), 3),

@@ -31,12 +31,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from crop_geometry import ENLARGE  # noqa: E402
+from crop_geometry import fer2013_detections  # noqa: E402
 from framing_sweep import crops_for, load_set, raters_agree  # noqa: E402
 from ml.data import FerStore  # noqa: E402
 from ml.evaluate import compute_metrics  # noqa: E402
-from ml.inference.faces import detect_faces  # noqa: E402
-from ml.inference.framing import FACE_SIZE, MAX_LEVELLING_DEGREES, cut_square, measured_framing  # noqa: E402
+from ml.inference.framing import MAX_LEVELLING_DEGREES, cut_square, fit_inside, measured_framing  # noqa: E402
 from ml.inference.predictor import EmotionPredictor  # noqa: E402
 from report import cpu_name  # noqa: E402
 
@@ -45,23 +44,11 @@ FACTORS = (0.8, 0.9, 1.0, 1.1, 1.2)
 
 def measure_template(store: FerStore, faces: int, seed: int = 0) -> tuple[np.ndarray, int]:
     """(5, 2) median MTCNN landmarks in FER2013's square (0-1 across, 0-1 down), and how many faces gave them."""
-    images, _ = store.split("train")
-    chosen = np.random.default_rng(seed).choice(len(images), size=min(faces, len(images)), replace=False)
-    side = FACE_SIZE * ENLARGE
-    points = []
-    for index in chosen:
-        face = cv2.resize(images[index], (side, side), interpolation=cv2.INTER_CUBIC)
-        canvas = np.full((2 * side, 2 * side), int(face.mean()), dtype=np.uint8)
-        canvas[side // 2 : side // 2 + side, side // 2 : side // 2 + side] = face
-        found = [f for f in detect_faces(np.stack([canvas] * 3, axis=-1), detector="mtcnn") if f.landmarks]
-        if not found:
-            continue
-        nearest = min(found, key=lambda f: (f.box.x + f.box.w / 2 - side) ** 2 + (f.box.y + f.box.h / 2 - side) ** 2)
-        in_square = (np.array(nearest.landmarks, dtype=float) - side / 2) / side
-        if np.abs(in_square - 0.5).max() < 0.7:  # landmarks far outside the face belong to something else
-            points.append(in_square)
+    points = [(np.array(found.landmarks, dtype=float) - side / 2) / side
+              for side, found in fer2013_detections(store, "mtcnn", faces, seed)
+              if found is not None and found.landmarks is not None]
     if not points:
-        raise SystemExit(f"MTCNN gave landmarks on none of the {len(chosen)} faces: nothing to measure")
+        raise SystemExit(f"MTCNN gave landmarks on none of the {faces} faces: nothing to measure")
     return np.median(np.array(points), axis=0), len(points)
 
 
@@ -84,10 +71,7 @@ def aligned_crop(gray: np.ndarray, landmarks, template: np.ndarray, factor: floa
     angle = math.degrees(math.atan2(rotation[0, 1], rotation[0, 0]))
     if abs(angle) > MAX_LEVELLING_DEGREES:  # as served: a larger turn is more likely a wrong landmark
         angle = 0.0
-    height, width = gray.shape  # keep the square inside the photo, as the served framing does
-    side = min(side, width, height)
-    centre_x = min(max(centre[0], side / 2), width - side / 2)
-    centre_y = min(max(centre[1], side / 2), height - side / 2)
+    centre_x, centre_y, side = fit_inside(gray.shape, centre[0], centre[1], side)  # as served
     return cut_square(gray, centre_x, centre_y, side, angle)
 
 

@@ -84,10 +84,7 @@ def frame_face(gray: np.ndarray, box, framing: Framing, landmarks=None) -> np.nd
     centre_x = box.x + box.w / 2 + framing.offset_x * box.w
     centre_y = box.y + box.h / 2 + framing.offset_y * box.h
     if framing.border == "fit":
-        height, width = gray.shape
-        side = min(side, width, height)
-        centre_x = min(max(centre_x, side / 2), width - side / 2)
-        centre_y = min(max(centre_y, side / 2), height - side / 2)
+        centre_x, centre_y, side = fit_inside(gray.shape, centre_x, centre_y, side)
     angle = 0.0
     if framing.level_eyes and landmarks is not None:
         angle = eye_angle(landmarks)
@@ -95,6 +92,13 @@ def frame_face(gray: np.ndarray, box, framing: Framing, landmarks=None) -> np.nd
             angle = 0.0
     border = "reflect" if framing.border == "fit" else framing.border  # "fit" reaches past only when turned
     return cut_square(gray, centre_x, centre_y, side, angle, border=border)
+
+
+def fit_inside(shape: tuple[int, int], centre_x: float, centre_y: float, side: float) -> tuple[float, float, float]:
+    """The square shrunk to the photo's shorter side if larger, then moved the least to lie inside the photo."""
+    height, width = shape[:2]
+    side = min(side, width, height)
+    return min(max(centre_x, side / 2), width - side / 2), min(max(centre_y, side / 2), height - side / 2), side
 
 
 def cut_square(gray: np.ndarray, centre_x: float, centre_y: float, side: float, angle: float = 0.0,

@@ -33,6 +33,21 @@ def astronaut_face_store(path: Path) -> Path:
     return path
 
 
+def astronaut_photos(folder: Path) -> Path:
+    """A labelled photo folder: the astronaut as "happy" and her mirror image as "sad"."""
+    for label, image in (("happy", skimage.data.astronaut()), ("sad", skimage.data.astronaut()[:, ::-1])):
+        (folder / label).mkdir(parents=True)
+        Image.fromarray(image).save(folder / label / "a.jpg")
+    return folder
+
+
+def tiny_checkpoint(path: Path) -> Path:
+    """An untrained ferlite at width 4: the benchmarks' tables, not their figures, are under test."""
+    torch.manual_seed(0)
+    model = create_model("ferlite", num_classes=7, width=4)
+    return save_checkpoint(checkpoint_payload(model, name="ferlite", options={"width": 4}, class_names=FER_CLASSES), path)
+
+
 def test_crop_geometry_measures_fer2013s_framing_around_each_detectors_box(tmp_path):
     store = astronaut_face_store(tmp_path / "faces.npz")
     framings = tmp_path / "framings.json"
@@ -47,14 +62,8 @@ def test_crop_geometry_measures_fer2013s_framing_around_each_detectors_box(tmp_p
 
 
 def test_framing_sweep_scores_each_framing_and_model_on_labelled_photos(tmp_path):
-    photos = tmp_path / "photos"
-    for label, image in (("happy", skimage.data.astronaut()), ("sad", skimage.data.astronaut()[:, ::-1])):
-        (photos / label).mkdir(parents=True)
-        Image.fromarray(image).save(photos / label / "a.jpg")
-    torch.manual_seed(0)
-    model = create_model("ferlite", num_classes=7, width=4)
-    checkpoint = save_checkpoint(checkpoint_payload(model, name="ferlite", options={"width": 4},
-                                                    class_names=FER_CLASSES), tmp_path / "tiny.pt")
+    photos = astronaut_photos(tmp_path / "photos")
+    checkpoint = tiny_checkpoint(tmp_path / "tiny.pt")
     ran = run_bench("framing_sweep.py", photos, "--checkpoint", checkpoint, "--only", "margin 0.0",
                     "--only", "measured, mirrored, level", "--only", "(served)", "--cache", tmp_path / "cache")
     assert ran.returncode == 0, ran.stderr
@@ -78,10 +87,7 @@ def test_prior_sweep_scores_each_exponent_and_chooses_on_public_test_only(tmp_pa
     # PrivateTest faces are blank: reading them would not fail, so the test checks the output instead.
     FerStore(images=rng.integers(0, 256, size=(len(labels), 48, 48), dtype=np.uint8), labels=labels, splits=splits,
              class_names=FER_CLASSES, source_checksum="lopsided", report={"source": "test"}).save(tmp_path / "s.npz")
-    torch.manual_seed(0)
-    model = create_model("ferlite", num_classes=7, width=4)
-    checkpoint = save_checkpoint(checkpoint_payload(model, name="ferlite", options={"width": 4},
-                                                    class_names=FER_CLASSES), tmp_path / "tiny.pt")
+    checkpoint = tiny_checkpoint(tmp_path / "tiny.pt")
     ran = run_bench("prior_sweep.py", photos, "--checkpoint", checkpoint, "--data", tmp_path / "s.npz",
                     "--exponents", 0, 0.5, 1, "--cache", tmp_path / "cache")
     assert ran.returncode == 0, ran.stderr
@@ -96,14 +102,8 @@ def test_prior_sweep_scores_each_exponent_and_chooses_on_public_test_only(tmp_pa
 
 def test_landmark_alignment_measures_fer2013s_landmark_template_and_scores_both_framings(tmp_path):
     store = astronaut_face_store(tmp_path / "faces.npz")
-    photos = tmp_path / "photos"
-    for label, image in (("happy", skimage.data.astronaut()), ("sad", skimage.data.astronaut()[:, ::-1])):
-        (photos / label).mkdir(parents=True)
-        Image.fromarray(image).save(photos / label / "a.jpg")
-    torch.manual_seed(0)
-    model = create_model("ferlite", num_classes=7, width=4)
-    checkpoint = save_checkpoint(checkpoint_payload(model, name="ferlite", options={"width": 4},
-                                                    class_names=FER_CLASSES), tmp_path / "tiny.pt")
+    photos = astronaut_photos(tmp_path / "photos")
+    checkpoint = tiny_checkpoint(tmp_path / "tiny.pt")
     ran = run_bench("landmark_alignment.py", photos, "--data", store, "--faces", 4, "--checkpoint", checkpoint,
                     "--cache", tmp_path / "cache")
     assert ran.returncode == 0, ran.stderr
