@@ -24,13 +24,19 @@ def add_import_parser(subparsers) -> argparse.ArgumentParser:
         help="share of train/ moved to validation when file names carry no split prefix (default 0.1)",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed for that validation draw (default 0)")
+    parser.add_argument(
+        "--ferplus",
+        metavar="VOTES_CSV",
+        help="FER+ raters' votes (path,usage,row,neutral,...,NF), kept beside each face's label, matched by "
+        "archive member path",
+    )
     parser.set_defaults(handler=run_import)
     return parser
 
 
 def run_import(args: argparse.Namespace) -> int:
     try:
-        store = import_fer2013(args.source, val_fraction=args.val_fraction, seed=args.seed)
+        store = import_fer2013(args.source, val_fraction=args.val_fraction, seed=args.seed, ferplus=args.ferplus)
         path = store.save(args.out)
     except DataImportError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -45,6 +51,11 @@ def run_import(args: argparse.Namespace) -> int:
         f"resized {report['resized']:,}, skipped non-image files {report['skipped_non_image']:,}"
         + ("; validation drawn from train/" if report["val_from_train"] else "")
     )
+    if "ferplus" in report:
+        ferplus = report["ferplus"]
+        missing = ", ".join(f"{split} {n:,}" for split, n in ferplus["faces_without_votes_per_split"].items())
+        print(f"FER+ votes for {ferplus['faces_with_votes']:,} faces; without votes {ferplus['faces_without_votes']:,} "
+              f"({missing}): they keep their FER2013 label only")
     print(f"saved {path}")
     return 0
 

@@ -75,7 +75,8 @@ def read_folder_layout(
     }
     if val_from_train:
         report.update(val_fraction=val_fraction, val_seed=seed)
-    return ImportedRows(images=images, labels=labels, splits=splits, report=report), digest.hexdigest()
+    paths = np.array([face.name for face in plan], dtype=str)
+    return ImportedRows(images=images, labels=labels, splits=splits, report=report, paths=paths), digest.hexdigest()
 
 
 def _plan_faces(image_names: list[str], source: str) -> list[PlannedFace]:

@@ -12,3 +12,4 @@ class ImportedRows:
     labels: np.ndarray  # int64 (N,), index into FER_CLASSES
     splits: np.ndarray  # uint8 (N,), index into SPLITS
     report: dict = field(default_factory=dict)  # the reader's own counters for the import report
+    paths: np.ndarray | None = None  # str (N,): each face's path inside the source, where it has one

@@ -8,12 +8,17 @@ from ml.classes import FER_CLASSES, SPLITS
 from ml.data.csv_source import read_kaggle_csv
 from ml.data.entry_sources import DirectoryEntries, ZipEntries, file_sha256
 from ml.data.errors import DataImportError
+from ml.data.ferplus import read_votes
 from ml.data.folder_source import read_folder_layout
 from ml.data.store import FerStore
 
 
-def import_fer2013(source: str | os.PathLike, *, val_fraction: float = 0.1, seed: int = 0) -> FerStore:
-    """Read `source` into a FerStore; bad input raises DataImportError before anything is written."""
+def import_fer2013(source: str | os.PathLike, *, val_fraction: float = 0.1, seed: int = 0,
+                   ferplus: str | os.PathLike | None = None) -> FerStore:
+    """Read `source` into a FerStore; bad input raises DataImportError before anything is written.
+
+    With `ferplus` (a FER+ votes file, ml/data/ferplus.py), each face also keeps its ten raters' votes,
+    matched by archive member path."""
     if not 0 <= val_fraction < 1:
         raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
     path = Path(source)
@@ -46,7 +51,15 @@ def import_fer2013(source: str | os.PathLike, *, val_fraction: float = 0.1, seed
         splits=rows.splits,
         class_names=FER_CLASSES,
         source_checksum=checksum,
+        paths=rows.paths,
     )
+    ferplus_report = None
+    if ferplus is not None:
+        if rows.paths is None:
+            raise DataImportError(
+                "FER+ votes are matched by archive member path, which a CSV does not have; "
+                "import the FER2013 folder or zip instead", source=os.fspath(ferplus))
+        store.votes, ferplus_report = read_votes(ferplus, rows.paths, rows.splits)
     store.report = {
         "source": os.path.abspath(name),
         "format": source_format,
@@ -54,4 +67,6 @@ def import_fer2013(source: str | os.PathLike, *, val_fraction: float = 0.1, seed
         "counts": {split: int((store.splits == code).sum()) for code, split in enumerate(SPLITS)},
         **rows.report,
     }
+    if ferplus_report is not None:
+        store.report["ferplus"] = ferplus_report
     return store

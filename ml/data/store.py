@@ -35,6 +35,11 @@ class FerStore:
     class_names: tuple[str, ...] = FER_CLASSES
     source_checksum: str = ""
     report: dict = field(default_factory=dict)
+    # Where each face came from inside the source (archive member path), "" where the source has none.
+    paths: np.ndarray | None = None  # str (N,)
+    # FER+ raters' vote counts in ml.data.ferplus.VOTE_COLUMNS order, -1 for a face without votes;
+    # None for a store imported without them.
+    votes: np.ndarray | None = None  # int16 (N, 10)
 
     def __post_init__(self):
         self.class_names = tuple(self.class_names)
@@ -43,6 +48,32 @@ class FerStore:
                 f"images, labels and splits differ in length: "
                 f"{len(self.images)}, {len(self.labels)}, {len(self.splits)}"
             )
+        for name in ("paths", "votes"):
+            value = getattr(self, name)
+            if value is not None and len(value) != len(self.labels):
+                raise ValueError(f"{name} has {len(value)} rows for {len(self.labels)} faces")
+
+    @property
+    def has_votes(self) -> bool:
+        return self.votes is not None
+
+    def split_rows(self, name: str) -> np.ndarray:
+        return self.splits == _split_code(name)
+
+    def split_votes(self, name: str) -> np.ndarray | None:
+        return None if self.votes is None else self.votes[self.split_rows(name)]
+
+    def _rows(self, rows: np.ndarray, **changes) -> "FerStore":
+        """A copy keeping `rows` of every per-face array."""
+        return replace(
+            self,
+            images=self.images[rows],
+            labels=changes.pop("labels", self.labels[rows]),
+            splits=self.splits[rows],
+            paths=None if self.paths is None else self.paths[rows],
+            votes=None if self.votes is None else self.votes[rows],
+            **changes,
+        )
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -77,11 +108,9 @@ class FerStore:
         relabel[old_labels] = np.arange(len(old_labels))
         new_labels = relabel[self.labels]
         rows = new_labels >= 0
-        return replace(
-            self,
-            images=self.images[rows],
+        return self._rows(
+            rows,
             labels=new_labels[rows],
-            splits=self.splits[rows],
             class_names=tuple(self.class_names[i] for i in old_labels),
             report={**self.report, "selected_classes": [self.class_names[i] for i in old_labels]},
         )
@@ -96,11 +125,8 @@ class FerStore:
             in_split = np.flatnonzero(self.splits == code)
             kept.append(in_split[stratified_subset(self.labels[in_split], max_per_split, rng)])
         rows = np.sort(np.concatenate(kept))
-        return replace(
-            self,
-            images=self.images[rows],
-            labels=self.labels[rows],
-            splits=self.splits[rows],
+        return self._rows(
+            rows,
             report={**self.report, "subsample": {"max_per_split": max_per_split, "seed": seed}},
         )
 
@@ -112,8 +138,14 @@ class FerStore:
         try:
             os.fchmod(handle, 0o666 & ~_UMASK)  # mkstemp's 0600 would hide the store from other users
             with os.fdopen(handle, "wb") as temp_file:
+                optional = {}
+                if self.paths is not None:
+                    optional["paths"] = np.asarray(self.paths, dtype=str)
+                if self.votes is not None:
+                    optional["votes"] = np.asarray(self.votes, dtype=np.int16)
                 np.savez(
                     temp_file,
+                    **optional,
                     images=np.ascontiguousarray(self.images, dtype=np.uint8),
                     labels=np.asarray(self.labels, dtype=np.int64),
                     splits=np.asarray(self.splits, dtype=np.uint8),
@@ -153,6 +185,8 @@ class FerStore:
                     class_names=tuple(str(name) for name in npz["class_names"]),
                     source_checksum=str(npz["source_checksum"]),
                     report=json.loads(str(npz["report"])),
+                    paths=npz["paths"] if "paths" in npz.files else None,
+                    votes=npz["votes"] if "votes" in npz.files else None,
                 )
         except DataImportError:
             raise

@@ -118,3 +118,18 @@ def model_from_checkpoint(checkpoint: dict[str, Any]) -> nn.Module:
 def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[nn.Module, dict[str, Any]]:
     checkpoint = load_checkpoint(path, map_location)
     return model_from_checkpoint(checkpoint), checkpoint
+
+
+def initial_checkpoint(path: str | Path, member: int | None = None) -> dict[str, Any]:
+    """The trained checkpoint a fine-tuning run starts from: `path` itself, or member `member` of an ensemble."""
+    checkpoint = load_checkpoint(path)
+    if checkpoint["model"]["name"] != ENSEMBLE:
+        if member is not None:
+            raise CheckpointError(f"{path} is a single model, not an ensemble: leave init_member unset")
+        return checkpoint
+    members = checkpoint["members"]
+    if member is None:
+        raise CheckpointError(f"{path} is an ensemble of {len(members)} members: choose one with init_member (0-{len(members) - 1})")
+    if not 0 <= member < len(members):
+        raise CheckpointError(f"{path} has members 0-{len(members) - 1}, not {member}")
+    return {"format": FORMAT, **members[member]}

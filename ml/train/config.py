@@ -131,6 +131,14 @@ class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     classes: list[str] | None = None  # a subset by name, relabelled 0..k-1 in this order
     loss: LossConfig = field(default_factory=LossConfig)
+    # What the run learns (ml/train/targets.py): FER2013's labels, the FER+ raters' majority, their vote
+    # distribution, or `mixed`: `mixed_fer2013_weight` of the one-hot FER2013 label, the rest the distribution.
+    labels: Literal["fer2013", "ferplus_majority", "ferplus_distribution", "mixed"] = "fer2013"
+    mixed_fer2013_weight: float = 0.5
+    # Start from a trained checkpoint's weights (fine-tuning); `init_member` picks one member of an ensemble.
+    # The checkpoint's architecture replaces `model`.
+    init_from: str | None = None
+    init_member: int | None = None
     sampler: Literal["none", "weighted"] = "none"
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
@@ -196,6 +204,17 @@ class TrainConfig:
         _between("loss.label_smoothing", self.loss.label_smoothing, 0, 1, upper_open=True)
         _at_least("loss.gamma", self.loss.gamma, 0)
         _at_least("epochs", self.epochs, 1)
+        _between("mixed_fer2013_weight", self.mixed_fer2013_weight, 0, 1)
+        if self.init_member is not None:
+            _at_least("init_member", self.init_member, 0)
+            if self.init_from is None:
+                raise ConfigError("init_member", "picks a member of init_from's ensemble; set init_from too")
+        if self.labels != "fer2013":
+            if self.classes is not None:
+                raise ConfigError("labels", f"{self.labels} targets cover all seven classes; set classes to null")
+            if self.labels in ("ferplus_distribution", "mixed") and self.loss.name == "focal":
+                raise ConfigError("loss.name", f"focal loss takes one class per face; labels: {self.labels} "
+                                  "gives a distribution (use cross_entropy or weighted_cross_entropy)")
         _at_least("batch_size", self.batch_size, 1)
         _at_least("num_workers", self.num_workers, 0)
         if self.early_stopping_patience is not None:

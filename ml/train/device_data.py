@@ -15,6 +15,7 @@ import torch
 from ml.models import Preprocessing
 from ml.train.batch_augment import BatchAugment, batch_eval_transform
 from ml.train.config import TrainConfig
+from ml.train.dataset import target_classes, target_tensor
 
 BatchTransform = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 Order = Literal["shuffle", "weighted", "sequential"]
@@ -37,7 +38,7 @@ class DeviceBatches:
     ):
         self.device = torch.device(device)
         self.images = torch.as_tensor(images, dtype=torch.uint8).to(self.device)
-        self.labels = torch.as_tensor(labels, dtype=torch.long).to(self.device)
+        self.labels = target_tensor(labels).to(self.device)
         self.transform = transform
         self.batch_size = batch_size
         self.order = order
@@ -93,6 +94,7 @@ class DeviceBatches:
         if self.order == "shuffle":
             return torch.randperm(count, generator=generator, device=self.device)
         # As WeightedRandomSampler by inverse class frequency: every class equally likely per draw.
-        class_counts = torch.bincount(self.labels).double()
-        weights = 1.0 / class_counts[self.labels]
+        classes = target_classes(self.labels)
+        class_counts = torch.bincount(classes).double()
+        weights = 1.0 / class_counts[classes]
         return torch.multinomial(weights, count, replacement=True, generator=generator)

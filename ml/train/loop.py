@@ -22,11 +22,12 @@ from torch.utils.data import DataLoader, WeightedRandomSampler
 
 from ml.evaluate import compute_metrics, resolve_device
 from ml.models import create_model
-from ml.train.checkpoint import checkpoint_payload, load_checkpoint, save_checkpoint
+from ml.train.checkpoint import checkpoint_payload, initial_checkpoint, load_checkpoint, model_from_checkpoint, save_checkpoint
 from ml.train.config import TrainConfig
-from ml.train.dataset import FerDataset
+from ml.train.dataset import FerDataset, target_classes
 from ml.train.device_data import DeviceBatches
 from ml.train.losses import build_loss
+from ml.train.targets import ValidationLabels, training_targets
 from ml.train.optim import build_optimizer, build_schedule
 from ml.train.distill import make_distiller
 from ml.train.regularizers import BatchMixer, make_ema, mixed_loss
@@ -53,15 +54,23 @@ class EpochResult:
     seconds: float
     images_per_second: float
     is_best: bool = False
+    # PublicTest against the FER+ raters' majority (the faces that have one), where the store has votes.
+    val_ferplus_acc: float | None = None
+    val_ferplus_macro_f1: float | None = None
+    # What chose the best epoch: PublicTest macro-F1 on the labels the run learns (ml/train/targets.py).
+    selection_score: float | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     def progress_line(self) -> str:
         best = "  *best" if self.is_best else ""
+        ferplus = ""
+        if self.val_ferplus_acc is not None:
+            ferplus = f" | FER+ acc {self.val_ferplus_acc:.4f} macro-F1 {self.val_ferplus_macro_f1:.4f}"
         return (
             f"epoch {self.epoch:3d}/{self.epochs}  train loss {self.train_loss:.4f} acc {self.train_acc:.4f}  "
-            f"val loss {self.val_loss:.4f} acc {self.val_acc:.4f} macro-F1 {self.val_macro_f1:.4f}  "
+            f"val loss {self.val_loss:.4f} acc {self.val_acc:.4f} macro-F1 {self.val_macro_f1:.4f}{ferplus}  "
             f"lr {self.lr:.2e}  {self.seconds:.1f}s  {self.images_per_second:.0f} img/s{best}"
         )
 
@@ -105,7 +114,7 @@ def make_train_loader(dataset: FerDataset, config: TrainConfig, num_classes: int
     generator = torch.Generator().manual_seed(config.seed * 1_000_003 + epoch)
     sampler = None
     if config.sampler == "weighted":
-        labels = dataset.labels.numpy()
+        labels = target_classes(dataset.labels).numpy()
         counts = np.bincount(labels, minlength=num_classes).astype(np.float64)
         weights = 1.0 / counts[labels]
         sampler = WeightedRandomSampler(weights, num_samples=len(labels), replacement=True, generator=generator)
@@ -220,7 +229,8 @@ def train_one_epoch(
             ema.update_parameters(model)
         schedule.after_batch()
         total_loss += loss.detach() * len(labels)
-        correct += (logits.argmax(dim=1) == labels).sum()
+        classes = labels if labels.ndim == 1 else labels.argmax(dim=1)
+        correct += (logits.argmax(dim=1) == classes).sum()
         seen += len(labels)
     mean_loss, accuracy = summary()
     if not math.isfinite(mean_loss):
@@ -233,8 +243,17 @@ def validate(
     model: nn.Module, loader: DataLoader, criterion: nn.Module, device: torch.device, mixed_precision: bool = False
 ) -> tuple[float, np.ndarray, np.ndarray]:
     """Mean loss, true labels and predicted labels over a loader."""
+    loss, true, logits = validation_logits(model, loader, criterion, device, mixed_precision)
+    return loss, true, logits.argmax(axis=1)
+
+
+@torch.no_grad()
+def validation_logits(
+    model: nn.Module, loader: DataLoader, criterion: nn.Module, device: torch.device, mixed_precision: bool = False
+) -> tuple[float, np.ndarray, np.ndarray]:
+    """Mean loss against the loader's targets, those targets, and the logits, in the loader's order."""
     model.eval()
-    total_loss, seen, true, predicted = 0.0, 0, [], []
+    total_loss, seen, true, outputs = 0.0, 0, [], []
     for images, labels in loader:
         images, labels = images.to(device), labels.to(device)
         with _autocast(device, mixed_precision):
@@ -242,8 +261,8 @@ def validate(
         total_loss += criterion(logits.float(), labels).item() * len(labels)
         seen += len(labels)
         true.append(labels.cpu())
-        predicted.append(logits.argmax(dim=1).cpu())
-    return total_loss / max(seen, 1), torch.cat(true).numpy(), torch.cat(predicted).numpy()
+        outputs.append(logits.float().cpu())
+    return total_loss / max(seen, 1), torch.cat(true).numpy(), torch.cat(outputs).numpy()
 
 
 def prepare_store(config: TrainConfig, store):
@@ -273,6 +292,11 @@ def fit(
 ) -> FitResult:
     log = log or (lambda line: None)
     out_dir = Path(out_dir)
+    initial = None
+    if config.init_from is not None and resume_from is None:
+        initial = initial_checkpoint(config.init_from, config.init_member)
+        # The architecture is the checkpoint's: a recipe can fine-tune any member it is pointed at.
+        config = config.replace(model={"name": initial["model"]["name"], "options": dict(initial["model"]["options"])})
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "config.yaml").write_text(config.to_yaml())
     seed_everything(config.seed, config.deterministic)
@@ -287,8 +311,25 @@ def fit(
         raise ValueError("the training split is empty")
     if len(val_labels) == 0:
         raise ValueError("the validation (PublicTest) split is empty")
+    train_targets = training_targets(config.labels, train_labels, store.split_votes("train"),
+                                     fer2013_weight=config.mixed_fer2013_weight, num_classes=num_classes)
+    if train_targets.left_out:
+        log(f"labels {config.labels}: {train_targets.left_out:,} of {len(train_labels):,} training faces have no FER+ "
+            "reading (no votes, mostly unknown or not a face"
+            + (", or no majority" if config.labels == "ferplus_majority" else "") + ") and are left out")
+    train_images, train_labels = train_images[train_targets.rows], train_targets.targets
+    if len(train_labels) == 0:
+        raise ValueError(f"no training face has a target under labels: {config.labels}")
+    val_scoring = ValidationLabels.for_split(config, store, "public_test")
 
-    model = create_model(config.model.name, num_classes=num_classes, **config.model.options)
+    if initial is not None:
+        if list(initial["class_names"]) != class_names:
+            raise ValueError(f"{config.init_from} predicts {initial['class_names']}, this run {class_names}")
+        model = model_from_checkpoint(initial).train()
+        log(f"starting from {config.init_from}" + (f", member {config.init_member}" if config.init_member is not None else "")
+            + f" ({initial.get('config', {}).get('name', initial['model']['name'])})")
+    else:
+        model = create_model(config.model.name, num_classes=num_classes, **config.model.options)
     preprocessing = model.preprocessing
     # channels_last is what cuDNN and oneDNN convolutions run fastest: +10-30% per step on a 2-core CPU too.
     model = model.to(device).to(memory_format=torch.channels_last)
@@ -300,7 +341,7 @@ def fit(
     )
     steps_per_epoch = len(train_batches(0))
 
-    criterion = build_loss(config.loss, train_labels, num_classes).to(device)
+    criterion = build_loss(config.loss, train_targets.class_indices, num_classes).to(device)
     mixer = BatchMixer(config.mix)
     mixer = mixer if mixer.enabled else None
     ema = make_ema(model, config.ema_decay) if config.ema_decay else None
@@ -381,10 +422,11 @@ def fit(
                 break
             train_seconds = time.perf_counter() - started
             val_model = evaluated_model if ema is not None else forward_model
-            val_loss, y_true, y_pred = validate(val_model, val_loader, criterion, device, config.mixed_precision)
+            _, _, val_logits = validation_logits(val_model, val_loader, criterion, device, config.mixed_precision)
+            val_loss = val_scoring.loss(criterion, val_logits)
             if not math.isfinite(val_loss):
                 raise NonFiniteLossError(f"validation loss became {val_loss} at epoch {epoch}")
-            val = compute_metrics(y_true, y_pred, class_names)
+            val, val_ferplus = val_scoring.metrics(val_logits.argmax(axis=1), class_names)
             result = EpochResult(
                 epoch=epoch,
                 epochs=config.epochs,
@@ -396,17 +438,22 @@ def fit(
                 lr=optimizer.param_groups[-1]["lr"],
                 seconds=time.perf_counter() - started,
                 images_per_second=seen / max(train_seconds, 1e-9),
+                val_ferplus_acc=val_ferplus["accuracy"] if val_ferplus else None,
+                val_ferplus_macro_f1=val_ferplus["macro_f1"] if val_ferplus else None,
             )
+            result.selection_score = val_scoring.selection_score(val, val_ferplus)
             schedule.after_epoch(val_loss)
-            if best_score is None or result.val_macro_f1 > best_score:
-                best_score, best_epoch, result.is_best = result.val_macro_f1, epoch, True
-            monitored = val_loss if config.early_stopping_monitor == "val_loss" else result.val_macro_f1
+            if best_score is None or result.selection_score > best_score:
+                best_score, best_epoch, result.is_best = result.selection_score, epoch, True
+            monitored = val_loss if config.early_stopping_monitor == "val_loss" else result.selection_score
             if _improved(config.early_stopping_monitor, monitored, monitor_best):
                 monitor_best, epochs_without_improvement = monitored, 0
             else:
                 epochs_without_improvement += 1
             history.append(result)
-            metrics = {**result.to_dict(), "validation": val}
+            metrics = {**result.to_dict(), "validation": val, "labels": config.labels}
+            if val_ferplus:
+                metrics["validation_ferplus"] = val_ferplus
             if result.is_best:
                 save_checkpoint(payload(epoch, metrics, with_training_state=False), best_path)
             save_checkpoint(payload(epoch, metrics, with_training_state=True), last_path)
