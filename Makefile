@@ -7,6 +7,9 @@ INSTALLED := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' '
 # FER2013 beside the checkout (as CI has it) unless the caller points elsewhere.
 FER2013_ZIP ?= $(wildcard $(CURDIR)/../shared/data/fer2013.zip)
 export FER2013_ZIP
+# The FER+ raters' votes for that archive, imported beside its labels.
+FERPLUS_VOTES ?= $(wildcard $(CURDIR)/../shared/data/ferplus/ferplus_votes.csv)
+export FERPLUS_VOTES
 
 .PHONY: install run test migrate clean browsers postgresql
 

@@ -29,8 +29,10 @@ TEMPLATE = go.layout.Template(
 CURVES = {
     # chart id: (title, y-axis title, ((EpochMetric field, trace name), ...))
     "loss": ("Loss", "loss", (("train_loss", "train"), ("val_loss", "validation (PublicTest)"))),
-    "accuracy": ("Accuracy", "accuracy", (("train_acc", "train"), ("val_acc", "validation (PublicTest)"))),
-    "macro_f1": ("Macro-F1", "macro-F1", (("val_macro_f1", "validation (PublicTest)"),)),
+    "accuracy": ("Accuracy", "accuracy", (("train_acc", "train"), ("val_acc", "validation (PublicTest)"),
+                                          ("val_ferplus_acc", "validation, FER+ majority"))),
+    "macro_f1": ("Macro-F1", "macro-F1", (("val_macro_f1", "validation (PublicTest)"),
+                                          ("val_ferplus_macro_f1", "validation, FER+ majority"))),
     "lr": ("Learning rate", "learning rate", (("lr", "learning rate"),)),
 }
 COMPARED_CURVES = {
@@ -77,6 +79,9 @@ def learning_curves(epochs: Sequence, best_epoch: int | None = None) -> dict[str
     x = [row.epoch for row in epochs]
     figures = {}
     for chart_id, (title, y_title, fields) in CURVES.items():
+        # A FER+ curve only where the run was scored on FER+ (its data set has votes).
+        fields = [(field, name) for field, name in fields
+                  if not field.startswith("val_ferplus") or any(getattr(row, field, None) is not None for row in epochs)]
         traces = [
             go.Scatter(x=x, y=[_finite(getattr(row, field)) for row in epochs], name=name, mode=_line_mode(len(x)),
                        hovertemplate=f"epoch %{{x}}<br>{name}: %{{y:.4g}}<extra></extra>")
@@ -96,6 +101,10 @@ def _spans_decades(values: Sequence[float]) -> bool:
     return bool(positive) and len(positive) == len(values) and max(positive) / min(positive) >= 20
 
 
+def _label_set(metrics: dict) -> str:
+    return ", FER+ majority" if metrics.get("labels") == "ferplus_majority" else ""
+
+
 def per_class_bars(metrics: dict, split: str = "private_test") -> go.Figure:
     """Precision, recall and F1 per class, grouped: one trace each."""
     names = metrics["class_names"]
@@ -106,7 +115,7 @@ def per_class_bars(metrics: dict, split: str = "private_test") -> go.Figure:
                hovertemplate=f"%{{x}}<br>{label}: %{{y:.3f}}<br>support %{{customdata}}<extra></extra>")
         for key, label in (("precision", "precision"), ("recall", "recall"), ("f1", "F1"))
     ]
-    return _figure(f"Per class on {SPLIT_LABELS[split]}", traces, barmode="group", yaxis=dict(range=[0, 1]))
+    return _figure(f"Per class on {SPLIT_LABELS[split]}{_label_set(metrics)}", traces, barmode="group", yaxis=dict(range=[0, 1]))
 
 
 def confusion_heatmap(metrics: dict, split: str = "private_test") -> go.Figure:
@@ -125,7 +134,7 @@ def confusion_heatmap(metrics: dict, split: str = "private_test") -> go.Figure:
     )
     size = max(360, 60 * len(names) + 120)
     figure = _figure(
-        f"Confusion matrix on {SPLIT_LABELS[split]}", [heatmap], height=size,
+        f"Confusion matrix on {SPLIT_LABELS[split]}{_label_set(metrics)}", [heatmap], height=size,
         xaxis=dict(title=dict(text="predicted", standoff=8), constrain="domain", showgrid=False, automargin=True),
         yaxis=dict(title=dict(text="true", standoff=8), autorange="reversed", showgrid=False, automargin=True),
         margin=dict(l=8, r=8, t=76, b=8),

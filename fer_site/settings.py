@@ -217,6 +217,8 @@ CONFIGS_DIR = BASE_DIR / "configs"
 # finished runs, with the shipped model, when a dataset is imported (emotions.training.imports).
 RESULTS_DIR = env_path("RESULTS_DIR", BASE_DIR / "results" / "recipes")
 FER2013_ZIP = env_str("FER2013_ZIP")
+# FER+ raters' votes for that archive (ml/data/ferplus.py), imported beside its labels when set.
+FERPLUS_VOTES = env_str("FERPLUS_VOTES")
 
 LOGGING = {
     "version": 1,

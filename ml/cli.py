@@ -29,6 +29,11 @@ def run_train(args: argparse.Namespace) -> int:
         overrides["num_workers"] = args.num_workers
     if args.tensorboard:
         overrides["tensorboard"] = True
+    if args.init_from is not None:
+        overrides["init_from"] = args.init_from
+        overrides["init_member"] = args.init_member
+    elif args.init_member is not None:
+        overrides["init_member"] = args.init_member
     if overrides:
         config = config.replace(**overrides)
     store = _load_store(args.data)
@@ -48,11 +53,15 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(metrics, indent=2))
         return 0
-    print(f"{metrics['split']} ({metrics['precision']}): {metrics['num_samples']:,} images, accuracy {metrics['accuracy']:.4f}, "
-          f"macro-F1 {metrics['macro_f1']:.4f}, weighted F1 {metrics['weighted_f1']:.4f}")
-    print(f"{'class':<10} {'precision':>9} {'recall':>7} {'f1':>6} {'support':>8}")
-    for name, row in metrics["per_class"].items():
-        print(f"{name:<10} {row['precision']:9.3f} {row['recall']:7.3f} {row['f1']:6.3f} {row['support']:8d}")
+    label_sets = [("FER2013 labels", metrics)]
+    if "ferplus" in metrics:
+        label_sets.append(("FER+ majority", metrics["ferplus"]))
+    for title, scores in label_sets:
+        print(f"{metrics['split']} ({metrics['precision']}), {title}: {scores['num_samples']:,} images, "
+              f"accuracy {scores['accuracy']:.4f}, macro-F1 {scores['macro_f1']:.4f}, weighted F1 {scores['weighted_f1']:.4f}")
+        print(f"{'class':<10} {'precision':>9} {'recall':>7} {'f1':>6} {'support':>8}")
+        for name, row in scores["per_class"].items():
+            print(f"{name:<10} {row['precision']:9.3f} {row['recall']:7.3f} {row['f1']:6.3f} {row['support']:8d}")
     return 0
 
 
@@ -277,6 +286,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--device", choices=["auto", "cpu", "cuda"])
     train.add_argument("--num-workers", type=int)
     train.add_argument("--resume", help="a last.pt to continue from")
+    train.add_argument("--init-from", metavar="CHECKPOINT",
+                       help="fine-tune: start from this checkpoint's weights (its architecture replaces the config's)")
+    train.add_argument("--init-member", type=int, metavar="N", help="with --init-from an ensemble: start from member N")
     train.add_argument("--tensorboard", action="store_true", help="write TensorBoard event files")
     train.set_defaults(handler=run_train)
 

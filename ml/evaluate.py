@@ -44,6 +44,23 @@ def compute_metrics(y_true: Sequence[int], y_pred: Sequence[int], class_names: S
     }
 
 
+def ferplus_metrics(predicted: np.ndarray, votes: np.ndarray | None, class_names: Sequence[str]) -> dict[str, Any] | None:
+    """The same predictions scored against the FER+ raters' majority, on the faces that have a 7-class
+    majority (their count is `num_samples`); None without votes or for a class subset."""
+    from ml.classes import FER_CLASSES
+    from ml.data.ferplus import majority_labels
+
+    if votes is None or tuple(class_names) != tuple(FER_CLASSES):
+        return None
+    majority = majority_labels(votes)
+    rows = majority >= 0
+    if not rows.any():
+        return None
+    metrics = compute_metrics(majority[rows], np.asarray(predicted)[rows], class_names)
+    metrics["labels"] = "ferplus_majority"
+    return metrics
+
+
 def resolve_device(device: str = "auto") -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -122,9 +139,14 @@ def evaluate_checkpoint(
     images, labels = store.split(split)
     if len(labels) == 0:
         raise ValueError(f"split {split!r} of this data set is empty")
-    metrics = evaluate_model(
-        model, images, labels, class_names, model.preprocessing, device=device, tta_hflip=tta
-    )
+    probabilities = predict_probabilities(model, images, model.preprocessing, device=device, tta_hflip=tta)
+    predicted = probabilities.argmax(axis=1)
+    metrics = compute_metrics(labels, predicted, class_names)
+    metrics["tta_hflip"] = tta
+    metrics["labels"] = "fer2013"
+    ferplus = ferplus_metrics(predicted, store.split_votes(split), class_names)
+    if ferplus is not None:
+        metrics["ferplus"] = ferplus
     metrics["precision"] = precision
     metrics["split"] = split
     metrics["checkpoint"] = str(checkpoint_path)

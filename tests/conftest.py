@@ -28,15 +28,29 @@ def fer2013_zip() -> Path:
 
 
 @pytest.fixture(scope="session")
+def ferplus_votes() -> Path:
+    """The FER+ votes file named by FERPLUS_VOTES (the Makefile and CI set it beside FER2013_ZIP)."""
+    path = os.environ.get("FERPLUS_VOTES")
+    if not path:
+        pytest.skip("FERPLUS_VOTES is not set")
+    return Path(path)
+
+
+@pytest.fixture(scope="session")
 def fer2013_store(fer2013_zip) -> FerStore:
-    # Keyed by the archive's hash, so a different archive never reuses a stale import.
-    cached = TEST_CACHE / f"fer2013-{file_sha256(fer2013_zip)[:16]}.npz"
+    """The real archive, with its FER+ votes where FERPLUS_VOTES names them."""
+    votes = os.environ.get("FERPLUS_VOTES") or None
+    # Keyed by the archive's (and votes') hash, so a different archive never reuses a stale import.
+    key = file_sha256(fer2013_zip)[:16] + (f"-ferplus-{file_sha256(votes)[:12]}" if votes else "")
+    cached = TEST_CACHE / f"fer2013-{key}.npz"
     if cached.exists():
         try:
-            return FerStore.load(cached)
+            store = FerStore.load(cached)
+            if store.paths is not None:
+                return store
         except DataImportError:
             pass  # written by an older store format: import again
-    import_fer2013(fer2013_zip).save(cached)
+    import_fer2013(fer2013_zip, ferplus=votes).save(cached)
     return FerStore.load(cached)
 
 

@@ -152,7 +152,8 @@ def _from_payload(payload: dict, *, source: str, checkpoint: Path | None = None,
                   checkpoint_payload: dict | None = None) -> FinishedRun:
     config = payload.get("config") or {}
     history = list(payload.get("history") or [])
-    best = max(history, key=lambda row: row["val_macro_f1"], default=None)
+    # The epoch the run itself chose: by the labels it learned (selection_score), else FER2013's macro-F1.
+    best = max(history, key=lambda row: row.get("selection_score") or row["val_macro_f1"], default=None)
     if not config.get("name"):
         raise RunImportError(f"{source}: the checkpoint names no recipe (no config)")
     return FinishedRun(
@@ -198,8 +199,10 @@ def record_finished_run(finished: FinishedRun, dataset: Dataset) -> tuple[Traini
             run_dir = run.out_dir
             checkpoint = _keep_checkpoint(finished, run)
             evaluations = finished.evaluations or _evaluate(finished, checkpoint, dataset)
+            if checkpoint is not None and dataset.has_votes and not all("ferplus" in m for m in evaluations.values()):
+                evaluations = _evaluate(finished, checkpoint, dataset)  # committed scores predate the votes
             EpochMetric.objects.bulk_create(
-                EpochMetric(run=run, epoch=row["epoch"], **{f: row[f] for f in EpochMetric.RESULT_FIELDS})
+                EpochMetric(run=run, epoch=row["epoch"], **{f: row.get(f) for f in EpochMetric.RESULT_FIELDS})
                 for row in finished.history
             )
             run.log_file = f"{run.out_dir_name}/train.log"

@@ -39,6 +39,11 @@ class Dataset(models.Model):
     def store_path(self) -> Path:
         return Path(self.store_file.path)
 
+    @property
+    def has_votes(self) -> bool:
+        """Whether the store keeps the FER+ raters' votes (imported with --ferplus)."""
+        return "ferplus" in (self.report or {})
+
     def num_images(self, split: str | None = None) -> int:
         splits = [split] if split else self.counts.keys()
         return sum(sum(self.counts.get(name, {}).values()) for name in splits)
@@ -230,7 +235,7 @@ class TrainingRun(models.Model):
         """Store one epoch of ml's EpochResult (idempotent per epoch) and move the progress on."""
         values = result.to_dict()
         EpochMetric.objects.update_or_create(
-            run=self, epoch=values["epoch"], defaults={f: values[f] for f in EpochMetric.RESULT_FIELDS}
+            run=self, epoch=values["epoch"], defaults={f: values.get(f) for f in EpochMetric.RESULT_FIELDS}
         )
         changes = {"epoch": values["epoch"], "epochs": values["epochs"], "heartbeat_at": timezone.now()}
         if values["is_best"]:
@@ -278,7 +283,7 @@ class TrainingRun(models.Model):
 class EpochMetric(models.Model):
     RESULT_FIELDS = (
         "train_loss", "train_acc", "val_loss", "val_acc", "val_macro_f1", "lr", "seconds",
-        "images_per_second", "is_best",
+        "images_per_second", "is_best", "val_ferplus_acc", "val_ferplus_macro_f1",
     )
 
     run = models.ForeignKey(TrainingRun, on_delete=models.CASCADE, related_name="epoch_metrics")
@@ -292,6 +297,9 @@ class EpochMetric(models.Model):
     seconds = models.FloatField()
     images_per_second = models.FloatField()
     is_best = models.BooleanField(default=False)
+    # PublicTest against the FER+ raters' majority, where the data set has votes.
+    val_ferplus_acc = models.FloatField(null=True, blank=True)
+    val_ferplus_macro_f1 = models.FloatField(null=True, blank=True)
 
     class Meta:
         ordering = ["run", "epoch"]

@@ -25,8 +25,9 @@ TRAIN_RUN_TASK = "emotions.train_run"  # emotions.training.tasks.train_run, on t
 
 
 # Datasets ---------------------------------------------------------------------------------------
-def import_dataset(source: str | Path, name: str | None = None) -> Dataset:
-    """Import FER2013 (CSV, folder or zip) through ml into a store under MEDIA_ROOT and record it.
+def import_dataset(source: str | Path, name: str | None = None, ferplus: str | Path | None = None) -> Dataset:
+    """Import FER2013 (CSV, folder or zip) through ml into a store under MEDIA_ROOT and record it; with
+    `ferplus`, a FER+ votes file, each face keeps its raters' votes too.
 
     Raises ml's DataImportError for bad input and ValidationError for a taken name; either way no
     row and no file is left behind.
@@ -37,7 +38,7 @@ def import_dataset(source: str | Path, name: str | None = None) -> Dataset:
     name = name or source.stem
     if Dataset.objects.filter(name=name).exists():
         raise ValidationError(f"A dataset named {name!r} exists already; choose another name with --name.")
-    store = import_fer2013(source)
+    store = import_fer2013(source, ferplus=ferplus)
     relative = f"datasets/{_slug(name)}-{store.source_checksum[:12]}.npz"
     path = store.save(Path(settings.MEDIA_ROOT) / relative)
     try:
@@ -167,3 +168,33 @@ def sweep_runs() -> dict[str, int]:
     failed = fail_stale_runs()
     sent = resend_unsent_runs()
     return {"failed": len(failed), "sent": len(sent)}
+
+
+def score_runs_on_ferplus(runs=None) -> list[TrainingRun]:
+    """Add FER+ majority scores to succeeded runs recorded without them, where the weights are at hand and
+    the run's data set has votes. Returns the runs scored."""
+    from ml.evaluate import evaluate_checkpoint
+
+    runs = runs if runs is not None else TrainingRun.objects.filter(status=TrainingRun.Status.SUCCEEDED)
+    scored = []
+    stores = {}
+    for run in runs.select_related("experiment__dataset").exclude(checkpoint=""):
+        dataset = run.experiment.dataset
+        if not dataset.has_votes or all("ferplus" in (m or {}) for m in (run.public_test_metrics, run.private_test_metrics)):
+            continue
+        if not Path(run.checkpoint.path).is_file():
+            continue
+        if dataset.pk not in stores:
+            stores[dataset.pk] = dataset.load_store()
+        from ml.train import TrainConfig, prepare_store
+
+        try:
+            store = prepare_store(TrainConfig.from_dict(run.config), stores[dataset.pk])
+        except ValueError:
+            store = stores[dataset.pk]  # an ensemble's or imported run's config: scored on the whole store
+        metrics = {split: evaluate_checkpoint(run.checkpoint.path, store, split, device="cpu")
+                   for split in ("public_test", "private_test")}
+        TrainingRun.objects.filter(pk=run.pk).update(
+            public_test_metrics=metrics["public_test"], private_test_metrics=metrics["private_test"])
+        scored.append(run)
+    return scored

@@ -26,13 +26,38 @@ def _photo_evaluations(run: TrainingRun) -> list[dict]:
     return summary_rows(load_photo_evaluations(run.checkpoint.path)) if run.checkpoint else []
 
 
+SPLIT_NAMES = {"public_test": "PublicTest", "private_test": "PrivateTest"}
+LABEL_SETS = {"fer2013": "FER2013", "ferplus": "FER+ majority"}
+
+
+def score_rows(run: TrainingRun) -> list[dict]:
+    """The test scores table: each split against FER2013's labels and, where scored, the FER+ majority."""
+    rows = []
+    for labels in LABEL_SETS:
+        for split in ("public_test", "private_test"):
+            metrics = getattr(run, f"{split}_metrics")
+            if metrics and labels == "ferplus":
+                metrics = metrics.get("ferplus")
+            if metrics:
+                rows.append({"split": SPLIT_NAMES[split], "labels": labels, "label_name": LABEL_SETS[labels],
+                             "metrics": metrics})
+    return rows
+
+
 @dashboard_view
 def run_detail(request, pk: int):
     run = get_run_or_404(pk)
     epochs = list(run.epoch_metrics.all())
     split = request.GET.get("split") if request.GET.get("split") in SPLITS else "private_test"
     metrics = getattr(run, f"{split}_metrics")
+    has_ferplus = bool(metrics and metrics.get("ferplus"))
+    labels = "ferplus" if has_ferplus and request.GET.get("labels") == "ferplus" else "fer2013"
+    if labels == "ferplus":
+        metrics = metrics["ferplus"]
     return render(request, "emotions/run.html", {
+        "score_rows": score_rows(run),
+        "labels": labels,
+        "has_ferplus": has_ferplus,
         "run": run,
         "epochs": epochs,
         "live": LiveStatus.from_epochs(run, epochs),
