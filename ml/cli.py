@@ -103,6 +103,12 @@ def _print_photo_report(result: dict) -> None:
         for i, (name, row) in enumerate(metrics["per_class"].items()):
             print(f"{name:<10} {row['precision']:9.3f} {row['recall']:7.3f} {row['f1']:6.3f} {row['support']:8d}"
                   + (f" {no_face[i]:8d}" if no_face else ""))
+    for key, title in (("raters_top_vote", "against the raters' top vote instead of the label"),
+                       ("raters_agree", "on the photos whose raters agree with the label")):
+        if key in result:
+            for way, metrics in result[key].items():
+                print(f"\n{title} ({'strict' if way == 'strict' else 'whole image where no face was found'}): "
+                      f"{metrics['num_samples']:,} photos, accuracy {metrics['accuracy']:.4f}, macro-F1 {metrics['macro_f1']:.4f}")
     if result["skipped"]:
         print(f"\nskipped {len(result['skipped']):,}:")
         for item in result["skipped"]:

@@ -48,6 +48,10 @@ class LabelledPhoto:
     path: Path
     name: str  # as the folder names it: relative, with forward slashes
     label: str  # a FER2013 class name, spelled as in FER_CLASSES
+    # Where a labels.csv also carries raters' readings (a `vote_top` and an `agree` column): the class the
+    # most raters chose, and whether the raters' majority matches the label.
+    raters_label: str | None = None
+    raters_agree: bool | None = None
 
 
 def read_labelled_folder(folder: str | os.PathLike) -> tuple[list[LabelledPhoto], str]:
@@ -86,7 +90,13 @@ def _read_labels_csv(folder: Path, csv_path: Path) -> list[LabelledPhoto]:
                 path = folder / name
                 if not path.is_file():
                     raise PhotoFolderError(f"{where}: {name} is not a file in {folder}")
-                photos.append(LabelledPhoto(path, Path(name).as_posix(), _class_name(row.get("label"), where)))
+                raters_label = raters_agree = None
+                if (row.get("vote_top") or "").strip():
+                    raters_label = _class_name(row["vote_top"], f"{where}, vote_top")
+                if (row.get("agree") or "").strip() in ("0", "1"):
+                    raters_agree = row["agree"].strip() == "1"
+                photos.append(LabelledPhoto(path, Path(name).as_posix(), _class_name(row.get("label"), where),
+                                            raters_label, raters_agree))
     except (UnicodeDecodeError, csv.Error) as error:
         raise PhotoFolderError(f"{csv_path} is not a readable CSV file: {error}") from None
     return photos
@@ -135,7 +145,7 @@ def evaluate_photos(
     predictor = predictor or EmotionPredictor.from_checkpoint(checkpoint)
     class_names = list(predictor.class_names)
     no_face_index = len(class_names)  # predicted when strict scoring finds no face: never a class
-    y_true, strict, fallback, skipped = [], [], [], []
+    y_true, strict, fallback, skipped, scored = [], [], [], [], []
     for done, photo in enumerate(photos, start=1):
         if photo.label not in class_names:
             skipped.append({"path": photo.name, "reason": f"{photo.label} is not one of the model's classes"})
@@ -150,6 +160,7 @@ def evaluate_photos(
                 if face is None:
                     face = _largest_face(predictor.analyse(image, whole_image=True))
                 y_true.append(class_names.index(photo.label))
+                scored.append(photo)
                 strict.append(found)
                 fallback.append(class_names.index(face.label) if face else no_face_index)
         if progress:
@@ -177,8 +188,30 @@ def evaluate_photos(
         "no_face": sum(strict_metrics["no_face_per_class"]),
         "strict": strict_metrics,
         "whole_image_fallback": compute_metrics(y_true, fallback, class_names),
+        **_raters_scores(scored, strict, fallback, class_names),
         "seconds": round(time.perf_counter() - started, 3),
     }
+
+
+def _raters_scores(photos: list[LabelledPhoto], strict: list[int], fallback: list[int], class_names) -> dict:
+    """Where the folder has raters' readings: the same predictions against the raters' top vote
+    (`raters_top_vote`), and against the label on the photos the raters agree with (`raters_agree`)."""
+    scores = {}
+    with_vote = [i for i, photo in enumerate(photos) if photo.raters_label in class_names]
+    if with_vote:
+        truth = [class_names.index(photos[i].raters_label) for i in with_vote]
+        scores["raters_top_vote"] = {
+            "strict": compute_metrics(truth, [strict[i] for i in with_vote], class_names),
+            "whole_image_fallback": compute_metrics(truth, [fallback[i] for i in with_vote], class_names),
+        }
+    agreed = [i for i, photo in enumerate(photos) if photo.raters_agree]
+    if agreed:
+        truth = [class_names.index(photos[i].label) for i in agreed]
+        scores["raters_agree"] = {
+            "strict": compute_metrics(truth, [strict[i] for i in agreed], class_names),
+            "whole_image_fallback": compute_metrics(truth, [fallback[i] for i in agreed], class_names),
+        }
+    return scores
 
 
 def _largest_face(analysis):
@@ -252,6 +285,10 @@ def summary_rows(evaluations: dict[str, dict[str, Any]]) -> list[dict[str, Any]]
             "strict_macro_f1": result["strict"]["macro_f1"],
             "fallback_accuracy": result["whole_image_fallback"]["accuracy"],
             "fallback_macro_f1": result["whole_image_fallback"]["macro_f1"],
+            # The raters' readings, where the set has them (with the whole-image fallback, as served).
+            "raters_top_vote_accuracy": (result.get("raters_top_vote") or {}).get("whole_image_fallback", {}).get("accuracy"),
+            "raters_agree_accuracy": (result.get("raters_agree") or {}).get("whole_image_fallback", {}).get("accuracy"),
+            "raters_agree_photos": (result.get("raters_agree") or {}).get("whole_image_fallback", {}).get("num_samples"),
             "command": result.get("command", ""),
             "framing": _framing_words(result),
         }

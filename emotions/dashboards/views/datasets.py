@@ -7,6 +7,7 @@ from django.views.decorators.cache import cache_control
 from emotions import charts
 from emotions.dashboards.access import dashboard_view
 from emotions.dashboards.augmentation import augmented_copies, default_recipe
+from emotions.dashboards.disagreement import cell_faces, disagreement_table, parse_cell
 from emotions.dashboards.faces import load_store, png_bytes, png_data_uri, sample_indices
 from emotions.training import configs
 from emotions.training.models import Dataset
@@ -41,7 +42,22 @@ def dataset_detail(request, pk: int):
         samples = sample_indices(store)
         context["samples"] = samples
         context.update(_augmentation_preview(request, store, samples))
+        context.update(_disagreement(request, store))
     return render(request, "emotions/dataset.html", context)
+
+
+def _disagreement(request, store) -> dict:
+    table = disagreement_table(store)
+    if table is None:
+        return {}
+    context = {"disagreement": table}
+    cell = parse_cell(request.GET, len(table["columns"]))
+    if cell is not None:
+        label, category = cell
+        context.update(cell_selected=cell, cell_label=table["rows"][label]["name"], cell_raters=table["columns"][category],
+                       cell_count=table["rows"][label]["cells"][category].count,
+                       cell_faces=cell_faces(store, label, category))
+    return context
 
 
 def _augmentation_preview(request, store, samples) -> dict:

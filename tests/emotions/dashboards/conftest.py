@@ -27,3 +27,9 @@ def succeeded_run(ferlite_experiment):
                    private_test_metrics=metrics)
     add_epochs(run, 5, best=4)
     return run
+
+
+@pytest.fixture
+def ferplus_dataset(db, _media_in_tmp, fer2013_store):
+    """Real FER2013 faces with their real FER+ votes: 300 of each split."""
+    return dataset_for(fer2013_store.subsample(300, seed=0), "fer2013-ferplus")

@@ -143,3 +143,24 @@ def test_the_run_page_fits_a_phone_screen(member_phone, angry_run):
     page = member_phone.open("/experiments/")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390  # the table scrolls in its own box
     member_phone.screenshot("leaderboard-phone")
+
+
+@pytest.mark.fer2013
+def test_a_disagreement_cell_opens_faces_whose_votes_match_it(member_browser, ferplus_dataset):
+    from ml.data.ferplus import vote_categories
+
+    page = member_browser.open(f"/datasets/{ferplus_dataset.pk}/")
+    cell = page.locator('table.disagreement a[data-label="Sad"][data-raters="Neutral"]')
+    cell.click()
+    page.wait_for_url("**raters=**")
+    wait_for_faces(page, ".disagreement-faces")
+    faces = page.locator(".disagreement-faces .face-card")
+    assert faces.count() > 0
+    assert page.locator("table.disagreement td.selected a").inner_text() == cell.inner_text()
+    for index in range(faces.count()):
+        text = faces.nth(index).locator(".votes").inner_text()
+        counts = dict((name, int(n)) for name, n in (part.rsplit(" ", 1) for part in text.split(" · ")))
+        votes = [[counts.get(column, 0) for column in
+                  ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt", "unknown", "NF")]]
+        assert vote_categories(votes)[0] == 6, text  # the raters' majority is Neutral
+    member_browser.screenshot("dataset-disagreement")
