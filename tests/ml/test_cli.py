@@ -78,7 +78,7 @@ def test_a_model_card_records_the_recipe_checksum_and_both_test_scores(imported_
     assert made.returncode == 0, made.stderr
     card = card_path.read_text()
     assert "`ferlite`" in card and "ferlite_cpu" in card
-    assert "| public_test | 28 |" in card and "| private_test | 28 |" in card
+    assert "| public_test | FER2013 | 28 |" in card and "| private_test | FER2013 | 28 |" in card
     assert "python -m ml train --config configs/ferlite_cpu.yaml" in card
     assert "- **Teacher**: none: trained on the labels alone" in card
     assert re.search(r"- \*\*Speed\*\*: \d+\.\d\d ms per face at batch 1 \(median of 7 rounds of 200 predictions, "

@@ -57,7 +57,7 @@ def test_the_card_shows_the_whole_photo_pipeline_figures_saved_for_this_checkpoi
     assert "## Whole photo pipeline" in card
     assert (f"| twpfe | 7 | 0 | {result['strict']['accuracy']:.4f} | {result['strict']['macro_f1']:.4f} | "
             f"{result['whole_image_fallback']['accuracy']:.4f} | {result['whole_image_fallback']['macro_f1']:.4f} | "
-            "`python -m ml evaluate-photos twpfe` |") in card
+            "— | — | `python -m ml evaluate-photos twpfe` |") in card
     assert "Faces cut as: mtcnn's box, a square of" in card and "kept inside the photo." in card
 
 
@@ -82,7 +82,7 @@ def test_an_ensemble_card_lists_every_member_with_its_recipe_and_scores_the_whol
     assert "  - `member6`: `ferlite` with options `{'width': 6}`" in card
     assert "Member `member6`'s training config:" in card
     private = evaluate_checkpoint(path, synthetic_store, "private_test", device="cpu")
-    assert f"| private_test | {private['num_samples']:,} | {private['accuracy']:.4f} |" in card
+    assert f"| private_test | FER2013 | {private['num_samples']:,} | {private['accuracy']:.4f} |" in card
     assert load_checkpoint(path)["members"][0]["config"]["name"] == "member4"
 
 
@@ -101,5 +101,39 @@ def test_an_int8_card_scores_the_model_as_served_and_as_trained(tmp_path, synthe
     for split in ("public_test", "private_test"):
         for label, int8 in (("int8 as served", True), ("float as trained", False)):
             metrics = evaluate_checkpoint(path, synthetic_store, split, device="cpu", int8=int8)
-            assert f"| {split}, {label} | 28 | {metrics['accuracy']:.4f} | {metrics['macro_f1']:.4f} |" in card
+            assert f"| {split}, {label} | FER2013 | 28 | {metrics['accuracy']:.4f} | {metrics['macro_f1']:.4f} |" in card
     assert "int8" not in build_model_card(plain, synthetic_store)
+
+
+def test_a_card_says_which_labels_each_member_learned_and_scores_both_label_sets(tmp_path, synthetic_store):
+    import dataclasses
+
+    import numpy as np
+
+    from ml.data.ferplus import majority_labels
+    from ml.train.checkpoint import ensemble_payload
+
+    # Raters who read every face as Neutral, except each split's first seven faces, which get no majority.
+    votes = np.zeros((len(synthetic_store), 10), dtype=np.int16)
+    votes[:, 0] = 10
+    for code in range(3):
+        votes[np.flatnonzero(synthetic_store.splits == code)[:7]] = [5, 5, 0, 0, 0, 0, 0, 0, 0, 0]
+    store = dataclasses.replace(synthetic_store, votes=votes)
+    members = []
+    for width, labels in ((4, "fer2013"), (6, "ferplus_distribution")):
+        torch.manual_seed(width)
+        model = create_model("ferlite", num_classes=7, width=width)
+        config = {"name": f"member{width}", "epochs": 3, "labels": labels, "init_from": "ml/weights/default.pt",
+                  "init_member": 0}
+        members.append(checkpoint_payload(model, name="ferlite", options={"width": width}, class_names=FER_CLASSES,
+                                          config=config, epoch=2, data_checksum="synthetic"))
+    path = save_checkpoint(ensemble_payload(members, config={"name": "pair"}, data_checksum="synthetic"),
+                           tmp_path / "pair.pt")
+    card = build_model_card(path, store)
+    assert ("- **Labels learned**: 1 member(s) FER2013's labels; 1 member(s) the FER+ raters' vote distribution"
+            in card)
+    assert "learned the FER+ raters' vote distribution, fine-tuned from `ml/weights/default.pt` member 0" in card
+    with_majority = int((majority_labels(store.split_votes("private_test")) >= 0).sum())
+    assert with_majority == (synthetic_store.splits == 2).sum() - 7
+    assert re.search(rf"\| private_test \| FER\+ majority \| {with_majority} \| ", card)
+    assert "Per class on PrivateTest against the FER+ majority:" in card
