@@ -84,3 +84,10 @@ def test_the_leaderboard_sorts_by_either_label_set(member_client, ferlite_experi
     assert "PrivateTest acc. FER+" in page and "PublicTest acc. FER+" in page
     row = page[page.index(f'data-run="{ferplus_best.pk}"'):]
     assert "100.0%" in row[: row.index("</tr>")]
+
+
+def test_compare_shows_both_label_sets(member_client, ferplus_run, succeeded_run):
+    page = member_client.get(f"/compare/?run={ferplus_run.pk}&run={succeeded_run.pk}").content.decode()
+    ferplus = ferplus_run.private_test_metrics["ferplus"]
+    assert "PrivateTest acc. FER+" in page
+    assert f"{ferplus['accuracy'] * 100:.1f}%" in page and f"{ferplus['macro_f1']:.3f}" in page
