@@ -145,9 +145,12 @@ def main(argv=None) -> int:
     columns = ["public_fer2013", "public_ferplus"] + [key for key in results[0] if key not in
                                                      ("candidate", "members", "prior", "public_fer2013", "public_ferplus")]
     titles = {"public_fer2013": "PublicTest, FER2013", "public_ferplus": "PublicTest, FER+"}
+    for set_name in sets:
+        titles[f"{set_name}_top_vote"] = f"{set_name}, raters' top vote"
+        titles[f"{set_name}_agree"] = f"{set_name}, raters agree"
     print(f"# {len(args.candidate)} candidates, members {'int8' if args.int8 else 'float'}; {cpu_name()}; "
           f"{time.perf_counter() - started:.0f} s")
-    print("| candidate | members | prior | " + " | ".join(titles.get(c, c.replace("_", ", ")) for c in columns) + " |")
+    print("| candidate | members | prior | " + " | ".join(titles.get(c, c) for c in columns) + " |")
     print("| --- | --- | --- | " + " | ".join("---:" for _ in columns) + " |")
     for row in results:
         cells = [f"{row[c]['accuracy']:.1%} ({row[c]['macro_f1']:.3f})" for c in columns]
