@@ -202,16 +202,18 @@ def run_ensemble(args: argparse.Namespace) -> int:
     members = [load_checkpoint(path) for path in args.members]  # every member is read before anything is written
     prior_correction = None
     if args.prior_correction is not None:
-        prior_correction = _training_prior_correction(members, args.data, args.prior_correction)
+        prior_correction = _training_prior_correction(members, args.data, args.prior_correction, args.prior_from)
     payload = ensemble_payload(
         members, flip_tta=args.flip_tta, prior_correction=prior_correction,
         config={"name": args.name, "members": [m.get("config", {}).get("name", str(p)) for m, p in zip(members, args.members)],
-                "flip_tta": args.flip_tta, "prior_correction": args.prior_correction},
+                "flip_tta": args.flip_tta, "prior_correction": args.prior_correction,
+                "prior_from": args.prior_from if args.prior_correction is not None else None},
         data_checksum=members[0].get("data_checksum"),
     )
     save_checkpoint(payload, args.out)
     tta = ", each also on the mirrored face" if args.flip_tta else ""
-    prior = f", divided by the training prior to the power {args.prior_correction:g}" if prior_correction else ""
+    prior = (f", divided by the training prior ({args.prior_from}) to the power {args.prior_correction:g}"
+             if prior_correction else "")
     print(f"wrote {args.out}: {len(members)} members averaged{tta}{prior}")
     return 0
 
@@ -245,8 +247,10 @@ def run_quantize(args: argparse.Namespace) -> int:
     return 0
 
 
-def _training_prior_correction(members: list[dict], data: str | None, exponent: float) -> dict:
-    """The members' Training split class frequencies, read from the store they were trained on."""
+def _training_prior_correction(members: list[dict], data: str | None, exponent: float,
+                               prior_from: str = "fer2013") -> dict:
+    """The members' Training split class frequencies, read from the store they were trained on: of its
+    FER2013 labels, or (`ferplus`) the FER+ raters' mean vote distribution over its faces."""
     import numpy as np
 
     from ml.data import FerStore
@@ -262,6 +266,14 @@ def _training_prior_correction(members: list[dict], data: str | None, exponent: 
     if class_names != list(store.class_names):
         store = store.select_classes(class_names)
     _, labels = store.split("train")
+    if prior_from == "ferplus":
+        from ml.data.ferplus import vote_distributions
+
+        if store.votes is None:
+            raise ValueError(f"--prior-from ferplus needs a store imported with --ferplus; {data} has no votes")
+        distributions, usable = vote_distributions(store.split_votes("train"))
+        correction = training_prior_correction(distributions[usable].sum(axis=0).tolist(), exponent)
+        return {**correction, "labels": "ferplus"}
     return training_prior_correction(np.bincount(labels, minlength=len(class_names)).tolist(), exponent)
 
 
@@ -357,6 +369,9 @@ def build_parser() -> argparse.ArgumentParser:
     ensemble.add_argument("--prior-correction", type=float, metavar="EXPONENT",
                           help="divide the averaged probabilities by the training class frequencies to this power "
                                "(0-1; choose it on PublicTest with bench/prior_sweep.py)")
+    ensemble.add_argument("--prior-from", choices=["fer2013", "ferplus"], default="fer2013",
+                          help="the prior divided by: FER2013's Training label frequencies (default), or the FER+ "
+                               "raters' mean vote distribution over Training (for members that learned FER+ targets)")
     ensemble.add_argument("--data", help="the FER2013 store the members were trained on (for --prior-correction)")
     ensemble.set_defaults(handler=run_ensemble)
 

@@ -147,7 +147,7 @@ def test_the_command_line_reads_the_prior_from_the_store_the_members_learned(mem
     out = tmp_path / "corrected.pt"
     assert main(["ensemble", *map(str, members), "--out", str(out), "--prior-correction", "0.25",
                  "--data", str(tmp_path / "store.npz")]) == 0
-    assert "training prior to the power 0.25" in capsys.readouterr().out
+    assert "training prior (fer2013) to the power 0.25" in capsys.readouterr().out
     model, checkpoint = load_model(out)
     correction = checkpoint["model"]["options"]["prior_correction"]
     assert correction["exponent"] == 0.25
@@ -181,3 +181,29 @@ def test_a_prior_correction_exponent_outside_zero_to_one_is_refused(members, tmp
                  "--data", str(tmp_path / "store.npz")]) == 2
     assert "exponent" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_members_that_learned_ferplus_divide_by_the_raters_mean_distribution(members, faces, tmp_path, capsys):
+    import dataclasses
+
+    from ml.data import FerStore
+
+    imbalanced_store(tmp_path / "store.npz")
+    store = FerStore.load(tmp_path / "store.npz")
+    # FER+ columns: neutral, happiness, surprise, sadness, anger, disgust, fear, contempt, unknown, NF.
+    readings = np.array([[4, 6, 0, 0, 0, 0, 0, 0, 0, 0], [10, 0, 0, 0, 0, 0, 0, 0, 0, 0], [0, 0, 2, 2, 2, 2, 2, 0, 0, 0]])
+    votes = readings[np.arange(len(store)) % 3].astype(np.int16)
+    train_rows = np.flatnonzero(store.splits == 0)
+    votes[train_rows[0]] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 10]  # not a face: left out of the prior
+    dataclasses.replace(store, votes=votes).save(tmp_path / "store.npz")
+    kinds = np.bincount(train_rows[1:] % 3, minlength=3) / (len(train_rows) - 1)
+    neutral = kinds[0] * 0.4 + kinds[1]
+    out = tmp_path / "ferplus.pt"
+    assert main(["ensemble", *map(str, members), "--out", str(out), "--prior-correction", "0.5", "--prior-from",
+                 "ferplus", "--data", str(tmp_path / "store.npz")]) == 0
+    assert "training prior (ferplus) to the power 0.5" in capsys.readouterr().out
+    correction = load_model(out)[1]["model"]["options"]["prior_correction"]
+    assert correction["labels"] == "ferplus"
+    np.testing.assert_allclose(correction["train_prior"][FER_CLASSES.index("Neutral")], neutral, rtol=1e-6)
+    np.testing.assert_allclose(correction["train_prior"][FER_CLASSES.index("Happy")], kinds[0] * 0.6, rtol=1e-6)
+    np.testing.assert_allclose(correction["train_prior"][FER_CLASSES.index("Fear")], kinds[2] * 0.2, rtol=1e-6)
