@@ -168,6 +168,16 @@ def compared_curves(runs: Sequence[tuple[str, Sequence]]) -> dict[str, go.Figure
     }
 
 
+MEMBER_CURVES = ("val_acc", "val_macro_f1")
+
+
+def member_validation_curves(members: Sequence[tuple[str, Sequence]]) -> dict[str, go.Figure]:
+    """An ensemble's members' validation accuracy and macro-F1, one trace per member: `members` is (label,
+    EpochMetric rows) pairs; a member without epochs draws no line."""
+    figures = compared_curves([(label, rows) for label, rows in members if rows])
+    return {field: figures[field] for field in MEMBER_CURVES}
+
+
 def compared_per_class_f1(runs: Sequence[tuple[str, dict]], split: str = "private_test") -> go.Figure:
     """F1 per class, one bar per run side by side; `runs` is (label, metrics) pairs with metrics."""
     names = []

@@ -1,9 +1,11 @@
 """A succeeded run's most confident mistakes on PrivateTest, worked out on first view and kept beside
 its checkpoint (runs/<pk>/mistakes.json).
 
-The faces are chosen exactly as the run was scored (emotions.training.runner): the config's classes and
-`limit` sample (ml's `prepare_store`), on the checkpoint's classes. Mistakes name faces by their row in the dataset's
-store, so the dataset's face view serves their thumbnails.
+The faces and the model are chosen exactly as the run was scored: for a run trained here
+(emotions.training.runner), the config's classes and `limit` sample (ml's `prepare_store`); for an imported
+run or an ensemble (emotions.training.imports), the whole split; both on the checkpoint's classes, and the
+model as served (int8 where the checkpoint is calibrated for it, as ml's `evaluate_checkpoint` scores it).
+Mistakes name faces by their row in the dataset's store, so the dataset's face view serves their thumbnails.
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from emotions.dashboards.faces import load_store
 from emotions.training.models import TrainingRun
 
 CACHE_NAME = "mistakes.json"
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: imported runs and ensembles judged on the whole split, the model as served
 SPLIT = "private_test"
 KEPT = 24
 
@@ -70,6 +72,7 @@ def confident_mistakes(run: TrainingRun) -> Mistakes:
 def find_mistakes(run: TrainingRun, checkpoint: Path, kept: int = KEPT) -> Mistakes:
     from ml.data import DataImportError
     from ml.evaluate import predict_probabilities
+    from ml.inference.quantize import served_model
     from ml.train.checkpoint import CheckpointError, load_model
 
     try:
@@ -80,7 +83,11 @@ def find_mistakes(run: TrainingRun, checkpoint: Path, kept: int = KEPT) -> Mista
         model, saved = load_model(checkpoint)
     except CheckpointError as error:
         raise MistakesUnavailable(str(error)) from None
-    rows, labels = evaluated_rows(store, run.config, saved["class_names"])
+    rows, labels = evaluated_rows(store, run.config, saved["class_names"], whole_split=scored_on_whole_split(run))
+    try:
+        model, _ = served_model(model, saved)
+    except ValueError:  # calibrated for another int8 backend: judged in float, as trained
+        pass
     probabilities = predict_probabilities(model, store.images[rows], model.preprocessing, device="cpu")
     predicted = probabilities.argmax(axis=1)
     confidence = probabilities.max(axis=1)
@@ -94,20 +101,31 @@ def find_mistakes(run: TrainingRun, checkpoint: Path, kept: int = KEPT) -> Mista
     return Mistakes(items, total=len(wrong), evaluated=len(rows))
 
 
-def evaluated_rows(store, config: dict, class_names) -> tuple[np.ndarray, np.ndarray]:
+def scored_on_whole_split(run: TrainingRun) -> bool:
+    """An imported run was scored by ml's `evaluate_checkpoint` on the whole split (emotions.training.imports),
+    whatever its config says; so was an ensemble, whose config describes no training of its own."""
+    from emotions.dashboards.ensembles import is_ensemble
+    from emotions.dashboards.imported import is_imported
+
+    return is_imported(run) or is_ensemble(run.config)
+
+
+def evaluated_rows(store, config: dict, class_names, *, whole_split: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(store rows, labels in `class_names` order) of the PrivateTest faces the run was scored on.
 
-    The selection is ml's own (`prepare_store`, as emotions.training.runner scores a run), made on a copy of the
-    store whose "images" are row numbers: it picks rows by label alone, so the copy ends up holding the
-    rows it picked.
+    The selection is ml's own (`prepare_store`, as emotions.training.runner scores a run; with `whole_split`
+    every face, as `evaluate_checkpoint` scores an imported run), made on a copy of the store whose "images"
+    are row numbers: it picks rows by label alone, so the copy ends up holding the rows it picked.
     """
     from ml.train import ConfigError, TrainConfig, prepare_store
 
-    try:
-        train_config = TrainConfig.from_dict(config)
-    except ConfigError as error:
-        raise MistakesUnavailable(f"The run's config no longer reads: {error}") from None
-    numbered = prepare_store(train_config, dataclasses.replace(store, images=np.arange(len(store))))
+    numbered = dataclasses.replace(store, images=np.arange(len(store)))
+    if not whole_split:
+        try:
+            train_config = TrainConfig.from_dict(config)
+        except ConfigError as error:
+            raise MistakesUnavailable(f"The run's config no longer reads: {error}") from None
+        numbered = prepare_store(train_config, numbered)
     if list(class_names) != list(numbered.class_names):
         numbered = numbered.select_classes(class_names)
     return numbered.split(SPLIT)

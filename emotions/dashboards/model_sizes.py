@@ -19,6 +19,13 @@ def parameter_count(config: dict, num_classes: int) -> int | None:
     return _count(model.get("name", ""), json.dumps(options, sort_keys=True), num_classes)
 
 
+def ensemble_parameter_count(member_configs: list[dict], num_classes: int) -> int | None:
+    """An ensemble's parameters: its members' together (each a config, or a checkpoint's `{"model": spec}`);
+    None when any member cannot be counted, rather than a sum that looks whole and is not."""
+    counts = [parameter_count(config, num_classes) for config in member_configs]
+    return None if not counts or None in counts else sum(counts)
+
+
 @lru_cache(maxsize=256)
 def _count(name: str, options_json: str, num_classes: int) -> int | None:
     import torch

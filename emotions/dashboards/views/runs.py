@@ -6,13 +6,15 @@ from django.views.decorators.cache import never_cache
 from emotions import charts
 from emotions.dashboards.access import dashboard_view, get_run_or_404
 from emotions.dashboards.config_table import config_rows
+from emotions.dashboards.ensembles import Ensemble, describe_ensemble, is_ensemble
+from emotions.dashboards.imported import photo_evaluations
 from emotions.dashboards.leaderboard import num_classes
 from emotions.dashboards.mistakes import MistakesUnavailable, confident_mistakes
 from emotions.dashboards.model_sizes import parameter_count
 from emotions.dashboards.run_exports import tensorboard_dir
 from emotions.dashboards.run_status import LiveStatus
 from emotions.training.models import TrainingRun
-from ml.inference.photo_eval import load_photo_evaluations, summary_rows
+from ml.inference.photo_eval import summary_rows
 
 SPLITS = ("private_test", "public_test")
 
@@ -21,9 +23,18 @@ def _curves(run: TrainingRun, epochs) -> dict:
     return {f"chart-{key}": charts.embed(figure) for key, figure in charts.learning_curves(epochs, run.best_epoch).items()}
 
 
+def _member_curves(ensemble: Ensemble) -> dict:
+    """The members' validation curves overlaid: an ensemble has no training of its own to draw."""
+    members = [(f"#{member.run.pk} {member.name}", list(member.run.epoch_metrics.all()))
+               for member in ensemble.members if member.run is not None]
+    if not any(rows for _, rows in members):
+        return {}
+    return {f"chart-members-{key}": charts.embed(figure) for key, figure in charts.member_validation_curves(members).items()}
+
+
 def _photo_evaluations(run: TrainingRun) -> list[dict]:
-    """What `python -m ml evaluate-photos --save` recorded beside the run's checkpoint, for this checkpoint."""
-    return summary_rows(load_photo_evaluations(run.checkpoint.path)) if run.checkpoint else []
+    """What `python -m ml evaluate-photos --save` recorded for this checkpoint (emotions.dashboards.imported)."""
+    return summary_rows(photo_evaluations(run))
 
 
 SPLIT_NAMES = {"public_test": "PublicTest", "private_test": "PrivateTest"}
@@ -54,6 +65,7 @@ def run_detail(request, pk: int):
     labels = "ferplus" if has_ferplus and request.GET.get("labels") == "ferplus" else "fer2013"
     if labels == "ferplus":
         metrics = metrics["ferplus"]
+    ensemble = describe_ensemble(run) if is_ensemble(run.config) else None
     return render(request, "emotions/run.html", {
         "score_rows": score_rows(run),
         "labels": labels,
@@ -61,13 +73,15 @@ def run_detail(request, pk: int):
         "run": run,
         "epochs": epochs,
         "live": LiveStatus.from_epochs(run, epochs),
-        "curves": _curves(run, epochs),
+        "ensemble": ensemble,
+        "curves": {} if ensemble else _curves(run, epochs),
+        "member_curves": _member_curves(ensemble) if ensemble else {},
         "split": split,
         "metrics": metrics,
         "per_class": charts.embed(charts.per_class_bars(metrics, split)) if metrics else None,
         "confusion": charts.embed(charts.confusion_heatmap(metrics, split)) if metrics else None,
         "config_rows": config_rows([run.config]),
-        "parameters": parameter_count(run.config, num_classes(run)),
+        "parameters": ensemble.parameters if ensemble else parameter_count(run.config, num_classes(run)),
         "training_seconds": sum(row.seconds for row in epochs),
         "has_tensorboard": tensorboard_dir(run) is not None,
         "photo_evaluations": _photo_evaluations(run),
