@@ -7,10 +7,10 @@ a connection error, a timeout) counts as failed. The table gives throughput, lat
 which process predicted (the inference worker or the web process's fallback).
 
 By default it starts the stack itself (`manage.py runstack` on free ports, a throw-away VAR_DIR) twice:
-as `make run` serves it, and as a baseline in the same run, the serving settings from before (Django's
+as `make run` serves it, and as a baseline in the same run with untuned serving settings (Django's
 runserver (without its reloader), 2 torch threads per process, the web process stepping in after 3 s
 unclaimed). On the first
-it then repeats the issue's failure rows: 4 clients for 20 s while the inference worker, then Redis, is
+it then runs the failure rows: 4 clients for 20 s while the inference worker, then Redis, is
 SIGKILLed 4 s in (runstack restarts it; the uploads must all be answered anyway).
 
     python bench/load_test.py                                   # both stacks, 1/4/8/16 clients
@@ -47,7 +47,7 @@ from report import cpu_name  # bench/, beside this script
 ROOT = Path(__file__).resolve().parent.parent
 API = "/api/predictions/?wait=1"
 
-# The serving settings before issue #11, for the baseline stack.
+# Untuned serving settings, for the baseline stack.
 BASELINE_ENV = {"INFERENCE_THREADS": "2", "INFERENCE_SHARE_CORES": "0", "INFERENCE_WORKER_TIMEOUT_SECONDS": "3",
                 "GOMP_SPINCOUNT": "300000"}  # libgomp's own default
 
@@ -339,7 +339,7 @@ FAULTS = [("-Q inference", "inference worker"), ("redis-server", "Redis")]
 
 
 def run_faults(server: str, stack: StartedStack, photo: bytes, args) -> list[Level]:
-    """The issue's failure rows: 4 clients, one process SIGKILLed 4 s in; runstack restarts it."""
+    """The failure rows: 4 clients, one process SIGKILLed 4 s in; runstack restarts it."""
     results = []
     for marker, victim in FAULTS:
         ready_before = stack.log.read_text(errors="replace").count(" ready.")

@@ -8,7 +8,7 @@ Early stopping can only make a run shorter. The first row is the baseline the ot
 
     python bench/recipe_time.py configs/ferlite_cpu_long.yaml configs/seed*.yaml --data var/fer2013.npz
 
-The table says which recipes fit the 2.5 hours a CPU run may take (issue #13) and which need a GPU.
+The table says which recipes fit 2.5 hours of training on a CPU and which need a GPU.
 """
 from __future__ import annotations
 

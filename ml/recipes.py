@@ -1,9 +1,10 @@
 """Train several recipes one after another and publish one results table.
 
-Each recipe trains into `<out>/<name>/` with `fit()` (best checkpoint by PublicTest macro-F1), then its best
+Each recipe trains into `<out>/<name>/` with `fit()` (best checkpoint by PublicTest macro-F1 on the labels it
+learns), then its best
 checkpoint is evaluated on PrivateTest, once, into `<out>/<name>/result.json`. A recipe with a result is
-skipped and one with only a `last.pt` resumes, so a long table can be built across several sessions or
-time-limited jobs. Training time is the sum of the epochs' own times, so resumes do not inflate it.
+skipped and one with only a `last.pt` resumes, so a long table can be built across several runs of the
+command or time-limited jobs. Training time is the sum of the epochs' own times, so resumes do not inflate it.
 """
 from __future__ import annotations
 
@@ -187,7 +188,7 @@ def run_recipes(
 
 
 def results_table(results: Iterable[RecipeResult]) -> str:
-    """The Markdown table the README publishes."""
+    """The Markdown table the docs publish (docs/training.md)."""
     lines = [
         "| recipe | labels learned | write-up reported | PrivateTest accuracy | PrivateTest macro-F1 "
         "| PrivateTest vs FER+ majority | epochs (best) | training time | device |",
@@ -224,7 +225,7 @@ def _duration(seconds: float) -> str:
 def publish_results(source: str | Path, target: str | Path, *, log: Callable[[str], None] = print) -> list[RecipeResult]:
     """Copy every finished recipe of `source` (a `recipes --out` folder) into `target` for committing:
     results, curves, evaluations and config, plus `best.pt` only when under 10 MB. Recipes already published
-    in `target` stay, so a table built over several machines or sessions grows; `results.md`/`results.json`
+    in `target` stay, so a table built over several machines or runs grows; `results.md`/`results.json`
     list them all, by recipe name."""
     source, target = Path(source), Path(target)
     finished = sorted(path.parent for path in source.glob(f"*/{RESULT_FILE}"))

@@ -3,13 +3,12 @@
 Post-training static quantisation (PyTorch's FX graph mode, the "x86" backend): convolutions, batch norms
 and ReLUs are fused, weights get per-channel int8 scales, and each activation's int8 range is set by
 running a few hundred real FER2013 training faces through the float model ("calibration"). At batch 1 on
-a 2-core CPU that is what lets several ensemble members fit issue #10's 5 ms per face
+a 2-core CPU that is what lets several ensemble members fit within 5 ms per face
 (bench/predict_speed.py times both; the model card scores both).
 
 The calibration faces travel inside the checkpoint (`int8_calibration`, a small uint8 array), so the
 serving process, which has no data set, quantises the model the same way every time it loads it:
-`python -m ml quantize CKPT --data STORE` adds them to any checkpoint, `python -m ml ensemble
---int8-calibration N` while building one. A checkpoint without them is served in float, as before.
+`python -m ml quantize CKPT --data STORE` adds them to any checkpoint, an ensemble's included. A checkpoint without them is served in float, as before.
 """
 from __future__ import annotations
 
