@@ -43,7 +43,7 @@ from ml.evaluate import compute_metrics  # noqa: E402
 from report import cpu_name, save_json  # noqa: E402
 
 SHARED_DATA = ROOT.parent / "shared" / "data"  # beside the checkout, as the Makefile has it
-FER_REQUIREMENT = "fer==25.10.3"  # the version the README's figures were measured with
+FER_REQUIREMENT = "fer==25.10.3"  # the version docs/benchmarks.md's figures were measured with
 # fer's declared requirements also pull in full TensorFlow, facenet-pytorch (torch), moviepy, pandas and
 # opencv-contrib; detecting and classifying photos on a CPU needs only these.
 PEER_DEPENDENCIES = ["tensorflow-cpu", "opencv-python-headless<5", "requests", "Pillow", "setuptools<81"]

@@ -2,7 +2,7 @@
 
 Locally nothing has to be set: SQLite and the secret key live under var/, Redis is started by
 `manage.py runstack`. Production is `DJANGO_ENV=production` (or DEBUG=0) with at least SECRET_KEY and
-ALLOWED_HOSTS set; see README for the full list.
+ALLOWED_HOSTS set; docs/settings.md lists every setting.
 """
 import os
 import secrets

@@ -64,8 +64,9 @@ def _remove_if_dead(path: Path) -> None:
 
 def machine_busy(cores: int) -> bool:
     """Other work keeps the cores busy (a training run, another service): then more than one thread
-    only waits for a core, 177 ms instead of 3 per face (README, Prediction speed). Our own predictions
-    count in the load average too, which only makes a burst of them keep to one thread a while longer."""
+    only waits for a core, 177 ms instead of 3 per face (bench/predict_speed.py on a busy 2-core machine).
+    Our own predictions count in the load average too, which only makes a burst of them keep to one thread
+    a while longer."""
     return os.getloadavg()[0] > cores - 0.5
 
 

@@ -7,8 +7,8 @@ Two detectors, both offline with nothing to download:
 - "haar": OpenCV's frontal-face Haar cascade, shipped inside opencv-python, run in OpenCV's thread pool.
   It stands in for MTCNN where facenet-pytorch is not installed.
 
-bench/face_detection.py measures both on the development sets (one face per photo; the README has the
-table): MTCNN found a face in 1,232 of twpfe's 1,232 photos and 1,861 of muxspace's 1,915, the cascade
+bench/face_detection.py measures both on the development sets (one face per photo; docs/photo-pipeline.md has
+the table): MTCNN found a face in 1,232 of twpfe's 1,232 photos and 1,861 of muxspace's 1,915, the cascade
 in 1,228 and 1,440, each with a handful of extra boxes, in about the cascade's time. Running the cascade
 where MTCNN finds nothing found 3 more faces in 3,147 photos, for the cascade's time on every photo
 without a face: not worth it, so one detector runs, and the upload page offers the whole image instead.

@@ -9,7 +9,7 @@ With eye landmarks the face is also levelled: the square is rotated about its ce
 on one line. A square that reaches past the photo is shrunk and moved to fit inside it ("fit"): the model
 then sees only what the photo holds. Mirroring the photo at its edge ("reflect") or filling with gray
 invents pixels; on the development sets they score the same or lower at the measured framing, and with a
-wider framing than measured they lose far more (bench/framing_sweep.py; README, "Real photos").
+wider framing than measured they lose far more (bench/framing_sweep.py; docs/photo-pipeline.md).
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The crop-geometry and framing benchmarks run from a checkout and print the tables the README quotes."""
+"""The crop-geometry and framing benchmarks run from a checkout and print the tables docs/photo-pipeline.md quotes."""
 import json
 import subprocess
 import sys
