@@ -76,7 +76,8 @@ def test_the_manual_has_an_index_and_the_readme_links_to_it():
                 if page.parent == index.parent and page != index and page.resolve() not in linked]
     assert not unlisted, f"{index.relative_to(ROOT)} does not link to: {', '.join(unlisted)}"
     readme_targets = {target.partition("#")[0].rstrip("/") for target in links(ROOT / "README.md")}
-    assert readme_targets & {"docs", "docs/README.md", "docs/index.md"}, "README.md does not link to the manual in docs/"
+    assert readme_targets & {"docs", "docs/README.md", "docs/index.md"}, \
+        "README.md does not link to the manual in docs/"
 
 
 @pytest.mark.parametrize("page", DOCS, ids=lambda path: path.relative_to(ROOT).as_posix())
@@ -88,7 +89,8 @@ def test_every_relative_link_and_image_resolves(page):
         path_part, _, anchor = target.partition("#")
         destination = (page.parent / path_part).resolve() if path_part else page
         if not destination.exists():
-            broken.append(f"{target} (no such file: {destination.relative_to(ROOT) if destination.is_relative_to(ROOT) else destination})")
+            shown = destination.relative_to(ROOT) if destination.is_relative_to(ROOT) else destination
+            broken.append(f"{target} (no such file: {shown})")
         elif anchor and destination.suffix == ".md" and anchor not in anchors(destination):
             broken.append(f"{target} (no heading with anchor #{anchor} in {destination.relative_to(ROOT)})")
     assert not broken, f"{page.relative_to(ROOT)} has broken links: " + "; ".join(broken)
@@ -105,4 +107,5 @@ def test_every_management_command_is_documented():
     commands = management_commands()
     assert commands, f"no management commands found in {COMMANDS_DIR}"
     missing = [name for name in commands if not re.search(rf"manage\.py {re.escape(name)}(?![\w-])", text)]
-    assert not missing, "management commands not named (as `manage.py NAME`) in README.md or docs/: " + ", ".join(missing)
+    assert not missing, ("management commands not named (as `manage.py NAME`) in README.md or docs/: "
+                         + ", ".join(missing))

@@ -8,7 +8,8 @@ a 2-core CPU that is what lets several ensemble members fit within 5 ms per face
 
 The calibration faces travel inside the checkpoint (`int8_calibration`, a small uint8 array), so the
 serving process, which has no data set, quantises the model the same way every time it loads it:
-`python -m ml quantize CKPT --data STORE` adds them to any checkpoint, an ensemble's included. A checkpoint without them is served in float, as before.
+`python -m ml quantize CKPT --data STORE` adds them to any checkpoint, an ensemble's included. A checkpoint
+without them is served in float.
 """
 from __future__ import annotations
 
