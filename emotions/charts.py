@@ -191,6 +191,18 @@ def compared_per_class_f1(runs: Sequence[tuple[str, dict]], split: str = "privat
     return _figure(f"F1 per class on {SPLIT_LABELS[split]}", traces, barmode="group", yaxis=dict(range=[0, 1]))
 
 
+# About the model ------------------------------------------------------------------------------------
+def f1_per_emotion(test_sets: Sequence[tuple[str, dict[str, float | None]]], class_names: Sequence[str]) -> go.Figure:
+    """F1 per emotion, one bar per test set side by side: where the model is reliable and where it is not.
+    `test_sets` is (label, {class: F1 or None}) pairs; None (a set without that class) draws no bar."""
+    traces = [
+        go.Bar(x=list(class_names), y=[f1.get(name) for name in class_names], name=label,
+               hovertemplate=f"{label}<br>%{{x}}: F1 %{{y:.2f}}<extra></extra>")
+        for label, f1 in test_sets
+    ]
+    return _figure("F1 per emotion (1 is always right, 0 never)", traces, barmode="group", yaxis=dict(range=[0, 1]))
+
+
 # Dataset page --------------------------------------------------------------------------------------
 def class_counts(counts: dict[str, dict[str, int]], class_names: Sequence[str]) -> go.Figure:
     """Images per class, one trace per split: the imbalance at a glance (Dataset.counts)."""
@@ -203,16 +215,20 @@ def class_counts(counts: dict[str, dict[str, int]], class_names: Sequence[str]) 
 
 
 # Upload results -------------------------------------------------------------------------------------
-def emotion_probabilities(probabilities: dict[str, float], title: str = "Probabilities") -> go.Figure:
-    """One face's probability for each class, in the model's class order; the predicted one stands out."""
+FACE_CHART_HEIGHT = 200  # a face's card (crop, label and this chart) stays under 300 px
+
+
+def emotion_probabilities(probabilities: dict[str, float], title: str = "") -> go.Figure:
+    """One face's probability for each class, in the model's class order; the predicted one stands out.
+    Compact: the face's card names it, so the chart has no title of its own unless given one."""
     names = list(probabilities)
     values = [probabilities[name] for name in names]
     best = max(range(len(values)), key=values.__getitem__) if values else None
     colours = ["#1a6fb0" if i == best else "#9db8d3" for i in range(len(values))]
     trace = go.Bar(x=names, y=values, marker_color=colours, text=[f"{v:.0%}" for v in values], textposition="outside",
                    hovertemplate="%{x}: %{y:.1%}<extra></extra>")
-    return _figure(title, [trace], height=260, showlegend=False, yaxis=dict(range=[0, 1.1], tickformat=".0%"),
-                   margin=dict(l=8, r=8, t=40, b=8))
+    return _figure(title, [trace], height=FACE_CHART_HEIGHT, showlegend=False,
+                   yaxis=dict(range=[0, 1.15], tickformat=".0%", nticks=4), margin=dict(l=8, r=8, t=40 if title else 8, b=8))
 
 
 # The live camera page ------------------------------------------------------------------------------

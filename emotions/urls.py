@@ -14,6 +14,7 @@ app_name = "emotions"
 
 urlpatterns = [
     path("upload/", uploads.upload_page, name="upload"),
+    path("about-model/", uploads.about_model, name="about_model"),
     path("uploads/<uuid:pk>/", uploads.upload_detail, name="upload_detail"),
     path("uploads/<uuid:pk>/status.json", uploads.upload_status, name="upload_status"),
     path("uploads/<uuid:pk>/original", uploads.upload_image, name="upload_image"),

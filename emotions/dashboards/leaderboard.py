@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 from django.db.models import Q, QuerySet, Sum
 
+from emotions.dashboards.ensembles import ensemble_parameters, is_ensemble
+from emotions.dashboards.imported import is_shipped
 from emotions.dashboards.model_sizes import parameter_count
 from emotions.training.models import TrainingRun
 
@@ -56,7 +58,14 @@ class LeaderboardRow:
 
     @property
     def parameters(self) -> int | None:
+        if is_ensemble(self.run.config):
+            return ensemble_parameters(self.run)  # its members' together, from its checkpoint
         return parameter_count(self.run.config, num_classes(self.run))
+
+    @property
+    def is_shipped(self) -> bool:
+        """Recorded from the model that comes with the app (settings.SHIPPED_MODEL_PATH)."""
+        return is_shipped(self.run)
 
     @property
     def status(self) -> str:

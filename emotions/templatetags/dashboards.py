@@ -1,5 +1,9 @@
 """Placing charts and writing numbers on the dashboards: `{% load dashboards %}`."""
+import re
+
 from django import template
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
 
 register = template.Library()
 
@@ -67,3 +71,15 @@ def thousands(count):
 @register.filter
 def sum_values(values):
     return sum(values) if values is not None else None
+
+
+_BREAK_POINTS = re.compile(r"(?<=[_\-/])|(?<=[a-z])(?=[A-Z])")
+
+
+@register.filter
+def breakable(text):
+    """A long name that may wrap at its joints: after _ - / and inside camel case (seed001_<wbr>resnet18,
+    Private<wbr>Test), so a narrow column wraps it rather than widening the table."""
+    if _missing(text):
+        return MISSING
+    return mark_safe("<wbr>".join(escape(part) for part in _BREAK_POINTS.split(str(text))))

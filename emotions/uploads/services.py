@@ -66,6 +66,7 @@ class CheckedImage:
 class ModelChoice:
     path: Path
     description: str  # "run 12" or "shipped"
+    run: TrainingRun | None = None  # the deployed run it is, if it is one
 
 
 def model_in_use() -> ModelChoice:
@@ -74,7 +75,7 @@ def model_in_use() -> ModelChoice:
     if run is not None and run.checkpoint:
         path = Path(run.checkpoint.path)
         if path.is_file():
-            return ModelChoice(path, f"run {run.pk}")
+            return ModelChoice(path, f"run {run.pk}", run)
         logger.warning("the deployed run %s has no checkpoint file at %s", run.pk, path)
     shipped = Path(settings.SHIPPED_MODEL_PATH)
     if shipped.is_file():

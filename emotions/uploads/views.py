@@ -11,6 +11,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from emotions import charts
+from emotions.uploads import about_model as about
 from emotions.uploads import services
 from emotions.uploads.forms import UploadForm
 from emotions.uploads.models import Upload
@@ -70,10 +71,25 @@ def upload_detail(request, pk):
     upload = services.settle(_get_upload_for_user(request, pk))
     faces = [
         {**face, "index": index, "chart_id": f"face-{index + 1}", "chart_label": f"Probabilities of face {index + 1}",
-         "chart": charts.embed(charts.emotion_probabilities(face["probabilities"], f"Face {index + 1}"))}
+         "chart": charts.embed(charts.emotion_probabilities(face["probabilities"]))}
         for index, face in enumerate(upload.faces)
     ]
-    return render(request, "emotions/upload_detail.html", {"upload": upload, "faces": faces})
+    return render(request, "emotions/upload_detail.html", {"upload": upload, "faces": faces,
+                                                           "reader": about.reader_of(upload.model)})
+
+
+def about_model(request):
+    """The model that reads uploads now, its figures and its limits: open to everyone, as uploading is."""
+    try:
+        model, problem = about.about_serving_model(), ""
+    except services.NoModelAvailable as error:
+        model, problem = None, str(error)
+    f1_chart = None
+    if model is not None and model.test_sets:
+        f1_chart = charts.embed(charts.f1_per_emotion(
+            [(f"{s.name}, {s.description}" if not s.is_photos else f"{s.name} photos", s.f1) for s in model.test_sets],
+            model.class_names))
+    return render(request, "emotions/about_model.html", {"model": model, "problem": problem, "f1_chart": f1_chart})
 
 
 @never_cache

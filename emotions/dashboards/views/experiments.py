@@ -12,9 +12,17 @@ from emotions.training.models import Dataset, TrainingRun
 def leaderboard(request):
     from ml.models import list_models
 
+    from emotions.uploads.about_model import serving_model
+    from emotions.uploads.services import NoModelAvailable
+
     filters = Filters.from_query(request.GET)
     sort = request.GET.get("sort", DEFAULT_SORT)
+    try:
+        serving = serving_model()
+    except NoModelAvailable:
+        serving = None
     return render(request, "emotions/leaderboard.html", {
+        "serving": serving,
         "rows": leaderboard_rows(filters, sort),
         "filters": filters,
         "headers": column_headers(request.GET, sort),

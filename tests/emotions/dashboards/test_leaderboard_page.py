@@ -23,8 +23,9 @@ def run_order(response) -> list[int]:
 
 
 def row_of(page: str, run) -> str:
+    """The run's row, without the <wbr> hints where long names may wrap."""
     marker = page.index(f'data-run="{run.pk}"')
-    return page[page.rindex("<tr", 0, marker): page.index("</tr>", marker)]
+    return page[page.rindex("<tr", 0, marker): page.index("</tr>", marker)].replace("<wbr>", "")
 
 
 @pytest.fixture
@@ -101,5 +102,5 @@ def test_the_leaderboard_takes_a_fixed_number_of_queries(member_client, runs, fe
                                                           django_assert_max_num_queries):
     for _ in range(20):
         add_epochs(make_run(ferlite_experiment, public_test_metrics=FAIR, private_test_metrics=FAIR), 3)
-    with django_assert_max_num_queries(5):
+    with django_assert_max_num_queries(7):  # 2 of them find the model serving uploads
         assert member_client.get("/experiments/").status_code == 200
