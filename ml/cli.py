@@ -36,8 +36,17 @@ def run_train(args: argparse.Namespace) -> int:
         overrides["init_member"] = args.init_member
     if overrides:
         config = config.replace(**overrides)
-    store = _load_store(args.data)
-    result = fit(config, store, args.out, resume_from=args.resume, log=lambda line: print(line, flush=True))
+    stores = [_load_store(path) for path in args.data]
+    data = stores if len(stores) > 1 else stores[0]
+    log = lambda line: print(line, flush=True)  # noqa: E731
+    if config.init_from is not None and config.init_member is None and args.resume is None:
+        from ml.train.finetune import fine_tune, is_ensemble
+
+        if is_ensemble(config.init_from):
+            tuned = fine_tune(config, data, args.out, log=log)
+            print(f"done: {len(tuned.members)} members fine-tuned; ensemble {tuned.checkpoint}")
+            return 0
+    result = fit(config, data, args.out, resume_from=args.resume, log=log)
     print(
         f"done: {result.stop_reason} after {result.epochs_run} epochs; best epoch {result.best_epoch}; "
         f"best checkpoint {result.best_checkpoint}; last {result.last_checkpoint}"
@@ -288,16 +297,19 @@ def run_models(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from ml.data.cli import add_import_parser, run_import
+    from ml.data.cli import add_import_parser, add_import_photos_parser, run_import
 
     parser = argparse.ArgumentParser(prog="python -m ml", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     add_import_parser(commands)
     commands.choices["import"].set_defaults(handler=run_import)
+    add_import_photos_parser(commands)
 
     train = commands.add_parser("train", help="train a recipe from a YAML config")
     train.add_argument("--config", required=True, help="a YAML recipe, e.g. configs/seed002_cnn3.yaml")
-    train.add_argument("--data", required=True, help="a store written by `python -m ml import`")
+    train.add_argument("--data", required=True, action="append",
+                       help="a store written by `python -m ml import` or `import-photos`; repeat to train on several "
+                            "(the first validates; a recipe's data_weights say how often each is drawn)")
     train.add_argument("--out", required=True, help="folder for best.pt, last.pt, config.yaml")
     train.add_argument("--epochs", type=int, help="override the config's epochs")
     train.add_argument("--limit", type=int, help="at most N images per split (a stratified sample)")

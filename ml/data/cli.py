@@ -65,3 +65,60 @@ def _fraction(text: str) -> float:
     if not 0 <= value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 0 and below 1, got {text}")
     return value
+
+
+def add_import_photos_parser(subparsers) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "import-photos",
+        help="a labelled photo folder as a store: faces cut as uploads are, split by group",
+        description="Read a labelled photo folder (class sub-folders, or a labels.csv with path,label and other "
+        "columns), cut the largest face of each photo as the upload path does, and write a store with train, "
+        "validation (public_test) and held-out test (private_test) splits.",
+    )
+    parser.add_argument("folder", help="class sub-folders, or a labels.csv with path,label")
+    parser.add_argument("--out", required=True, help="where to write the store, e.g. var/data/my_faces.npz")
+    parser.add_argument("--group-column", help="a labels.csv column naming each photo's person: no person in two splits")
+    parser.add_argument("--test-groups", help="comma-separated groups that form the held-out test split")
+    parser.add_argument("--test-share", type=_fraction, default=0.2, help="share held out for test (default 0.2)")
+    parser.add_argument("--val-share", type=_fraction, default=0.1, help="share of the rest for validation (default 0.1)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--detector", choices=["mtcnn", "haar"], default="mtcnn")
+    parser.set_defaults(handler=run_import_photos)
+    return parser
+
+
+def run_import_photos(args: argparse.Namespace) -> int:
+    from ml.data.photos import import_photo_folder
+
+    def progress(done: int, total: int) -> None:
+        if done % 200 == 0 or done == total:
+            print(f"{done:,}/{total:,} photos", file=sys.stderr, flush=True)
+
+    test_groups = [group.strip() for group in args.test_groups.split(",") if group.strip()] if args.test_groups else None
+    try:
+        store = import_photo_folder(
+            args.folder, group_column=args.group_column, test_groups=test_groups, test_share=args.test_share,
+            val_share=args.val_share, seed=args.seed, detector=args.detector, progress=progress,
+        )
+        path = store.save(args.out)
+    except (DataImportError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(format_counts(store))
+    print(format_photo_report(store.report))
+    print(f"saved {path}")
+    return 0
+
+
+def format_photo_report(report: dict) -> str:
+    """The import report: per class, photos imported, with no face found and with several faces."""
+    lines = [f"{'class':<10} {'imported':>8} {'no face':>8} {'several':>8}"]
+    for name, row in report["per_class"].items():
+        lines.append(f"{name:<10} {row['imported']:>8,} {row['no_face']:>8,} {row['several_faces']:>8,}")
+    lines.append(f"{report['photos']:,} photos: {report['rows']:,} faces imported, {report['no_face']:,} with no face "
+                 f"found, {report['several_faces']:,} with several faces (the largest kept), "
+                 f"{len(report['unreadable']):,} unreadable")
+    for item in report["unreadable"]:
+        where = f", row {item['row']}" if item.get("row") else ""
+        lines.append(f"  skipped {item['path']}{where}: {item['reason']}")
+    return "\n".join(lines)

@@ -40,6 +40,9 @@ class FerStore:
     # FER+ raters' vote counts in ml.data.ferplus.VOTE_COLUMNS order, -1 for a face without votes;
     # None for a store imported without them.
     votes: np.ndarray | None = None  # int16 (N, 10)
+    # Who or what each face belongs to (a person, a session) in a photo data set, "" where unknown: splits
+    # drawn by group keep one person out of two splits.
+    groups: np.ndarray | None = None  # str (N,)
 
     def __post_init__(self):
         self.class_names = tuple(self.class_names)
@@ -48,7 +51,7 @@ class FerStore:
                 f"images, labels and splits differ in length: "
                 f"{len(self.images)}, {len(self.labels)}, {len(self.splits)}"
             )
-        for name in ("paths", "votes"):
+        for name in ("paths", "votes", "groups"):
             value = getattr(self, name)
             if value is not None and len(value) != len(self.labels):
                 raise ValueError(f"{name} has {len(value)} rows for {len(self.labels)} faces")
@@ -72,6 +75,7 @@ class FerStore:
             splits=self.splits[rows],
             paths=None if self.paths is None else self.paths[rows],
             votes=None if self.votes is None else self.votes[rows],
+            groups=None if self.groups is None else self.groups[rows],
             **changes,
         )
 
@@ -143,6 +147,8 @@ class FerStore:
                     optional["paths"] = np.asarray(self.paths, dtype=str)
                 if self.votes is not None:
                     optional["votes"] = np.asarray(self.votes, dtype=np.int16)
+                if self.groups is not None:
+                    optional["groups"] = np.asarray(self.groups, dtype=str)
                 np.savez(
                     temp_file,
                     **optional,
@@ -187,6 +193,7 @@ class FerStore:
                     report=json.loads(str(npz["report"])),
                     paths=npz["paths"] if "paths" in npz.files else None,
                     votes=npz["votes"] if "votes" in npz.files else None,
+                    groups=npz["groups"] if "groups" in npz.files else None,
                 )
         except DataImportError:
             raise

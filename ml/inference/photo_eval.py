@@ -52,6 +52,8 @@ class LabelledPhoto:
     # most raters chose, and whether the raters' majority matches the label.
     raters_label: str | None = None
     raters_agree: bool | None = None
+    row: int | None = None  # its line in labels.csv (header is line 1), None for class sub-folders
+    columns: tuple[tuple[str, str], ...] = ()  # every labels.csv column of its row, lower-cased names
 
 
 def read_labelled_folder(folder: str | os.PathLike) -> tuple[list[LabelledPhoto], str]:
@@ -96,7 +98,8 @@ def _read_labels_csv(folder: Path, csv_path: Path) -> list[LabelledPhoto]:
                 if (row.get("agree") or "").strip() in ("0", "1"):
                     raters_agree = row["agree"].strip() == "1"
                 photos.append(LabelledPhoto(path, Path(name).as_posix(), _class_name(row.get("label"), where),
-                                            raters_label, raters_agree))
+                                            raters_label, raters_agree, reader.line_num,
+                                            tuple((key, (value or "").strip()) for key, value in row.items() if key)))
     except (UnicodeDecodeError, csv.Error) as error:
         raise PhotoFolderError(f"{csv_path} is not a readable CSV file: {error}") from None
     return photos

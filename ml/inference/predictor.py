@@ -134,16 +134,8 @@ class EmotionPredictor:
         No face found (and `whole_image` not asked for) gives an empty `faces`: the caller decides
         whether to try again with `whole_image=True`.
         """
-        gray = image_to_gray_array(image)
-        height, width = gray.shape
-        whole = whole_image or is_face_crop(width, height)
-        if whole:
-            boxes = [Box(0, 0, width, height)]
-            crops = crop_face(gray, boxes[0], margin=0.0)[None]
-        else:
-            detected = self.detect_faces(image, gray)
-            boxes = [face.box for face in detected]
-            crops = self._framed_faces(gray, detected)
+        cut = cut_faces(image, detector=self.detector, framings=self.framings, whole_image=whole_image)
+        boxes, crops, whole, (width, height) = cut.boxes, cut.crops, cut.whole_image, cut.size
         probabilities = self.predict_faces(crops)
         faces = [self._face_prediction(box, crop, row) for box, crop, row in zip(boxes, crops, probabilities)]
         return Analysis(faces=faces, whole_image=whole, width=width, height=height)
@@ -170,16 +162,10 @@ class EmotionPredictor:
 
     def detect_faces(self, image: Image.Image, gray: np.ndarray | None = None) -> list[DetectedFace]:
         """The faces in `image` as this predictor's detector finds them: MTCNN reads colour, Haar gray."""
-        if self.detector == "haar":
-            return detect_faces(image_to_gray_array(image) if gray is None else gray, detector="haar")
-        return detect_faces(image_to_rgb_array(image), detector=self.detector)
+        return _detect(image, self.detector, gray)
 
     def _framed_faces(self, gray: np.ndarray, detected: Sequence[DetectedFace]) -> np.ndarray:
-        """(N, 48, 48) uint8: each detected face cut from `gray` as FER2013 framed its faces."""
-        crops = np.zeros((len(detected), FACE_SIZE, FACE_SIZE), dtype=np.uint8)
-        for i, face in enumerate(detected):
-            crops[i] = frame_face(gray, face.box, self.framings[face.detector], face.landmarks)
-        return crops
+        return _framed_faces(gray, detected, self.framings)
 
     def _face_prediction(self, box: Box, crop: np.ndarray, probabilities: np.ndarray) -> FacePrediction:
         return FacePrediction(
@@ -188,3 +174,42 @@ class EmotionPredictor:
             probabilities={name: round(float(p), 4) for name, p in zip(self.class_names, probabilities)},
             crop=crop,
         )
+
+
+@dataclass
+class CutFaces:
+    boxes: list[Box]
+    crops: np.ndarray  # (N, 48, 48) uint8, one per box
+    whole_image: bool  # the image was taken as one face (a face crop, or asked for)
+    size: tuple[int, int]  # the image's width and height
+
+
+def cut_faces(image: Image.Image, *, detector: str = "mtcnn", framings: dict[str, Framing] | None = None,
+              whole_image: bool = False) -> CutFaces:
+    """The served path up to the model: every face in `image` found by `detector` and cut as FER2013
+    framed its faces, or the image itself when it is a face crop or `whole_image` is asked for. Uploads
+    and photo data sets (ml/data/photos.py) go through this one function, so a model learns from faces cut
+    exactly as it is later shown them."""
+    gray = image_to_gray_array(image)
+    height, width = gray.shape
+    if whole_image or is_face_crop(width, height):
+        box = Box(0, 0, width, height)
+        return CutFaces([box], crop_face(gray, box, margin=0.0)[None], True, (width, height))
+    detected = _detect(image, detector, gray)
+    framings = framings or {name: measured_framing(name) for name in DETECTORS}
+    return CutFaces([face.box for face in detected], _framed_faces(gray, detected, framings), False, (width, height))
+
+
+def _detect(image: Image.Image, detector: str, gray: np.ndarray | None = None) -> list[DetectedFace]:
+    """MTCNN reads colour, Haar gray."""
+    if detector == "haar":
+        return detect_faces(image_to_gray_array(image) if gray is None else gray, detector="haar")
+    return detect_faces(image_to_rgb_array(image), detector=detector)
+
+
+def _framed_faces(gray: np.ndarray, detected: Sequence[DetectedFace], framings: dict[str, Framing]) -> np.ndarray:
+    """(N, 48, 48) uint8: each detected face cut from `gray` as FER2013 framed its faces."""
+    crops = np.zeros((len(detected), FACE_SIZE, FACE_SIZE), dtype=np.uint8)
+    for i, face in enumerate(detected):
+        crops[i] = frame_face(gray, face.box, framings[face.detector], face.landmarks)
+    return crops

@@ -139,6 +139,12 @@ class TrainConfig:
     # The checkpoint's architecture replaces `model`.
     init_from: str | None = None
     init_member: int | None = None
+    # Several data sets (`python -m ml train --data A --data B`): each one's share of the draws, in the order
+    # given (e.g. [3, 1]: three faces of the user's for each of FER2013's, whatever their sizes); null draws
+    # every face once per epoch.
+    data_weights: list[float] | None = None
+    # Faces drawn per epoch (with replacement, by those weights); null: as many as the training split holds.
+    samples_per_epoch: int | None = None
     sampler: Literal["none", "weighted"] = "none"
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
@@ -205,6 +211,13 @@ class TrainConfig:
         _at_least("loss.gamma", self.loss.gamma, 0)
         _at_least("epochs", self.epochs, 1)
         _between("mixed_fer2013_weight", self.mixed_fer2013_weight, 0, 1)
+        if self.data_weights is not None:
+            for index, weight in enumerate(self.data_weights):
+                _at_least(f"data_weights[{index}]", weight, 0)
+            if not any(weight > 0 for weight in self.data_weights):
+                raise ConfigError("data_weights", "at least one data set needs a weight above 0")
+        if self.samples_per_epoch is not None:
+            _at_least("samples_per_epoch", self.samples_per_epoch, 1)
         if self.init_member is not None:
             _at_least("init_member", self.init_member, 0)
             if self.init_from is None:

@@ -35,6 +35,8 @@ class DeviceBatches:
         order: Order = "shuffle",
         drop_last: bool = False,
         seed: int = 0,
+        weights: np.ndarray | None = None,
+        draws: int | None = None,
     ):
         self.device = torch.device(device)
         self.images = torch.as_tensor(images, dtype=torch.uint8).to(self.device)
@@ -45,18 +47,29 @@ class DeviceBatches:
         self.drop_last = drop_last
         self.seed = seed
         self.epoch = 0
+        # order "weighted": each face's chance of being drawn, `draws` times per epoch (all faces' count by default)
+        self.weights = None if weights is None else torch.as_tensor(weights, dtype=torch.float64).to(self.device)
+        self.draws = draws or len(self.labels)
 
     @classmethod
-    def for_training(cls, images, labels, config: TrainConfig, preprocessing: Preprocessing, device) -> "DeviceBatches":
+    def for_training(cls, images, labels, config: TrainConfig, preprocessing: Preprocessing, device,
+                     sample_weights: np.ndarray | None = None) -> "DeviceBatches":
+        from ml.train.loop import draw_weights
+
+        classes = target_classes(target_tensor(labels)).numpy()
+        weights = draw_weights(config, classes, int(classes.max()) + 1, sample_weights)
+        draws = config.samples_per_epoch or len(labels)
         return cls(
             images,
             labels,
             BatchAugment(config.augment, preprocessing),
             batch_size=config.batch_size,
             device=device,
-            order="weighted" if config.sampler == "weighted" else "shuffle",
-            drop_last=len(labels) > config.batch_size,  # as make_train_loader: a batch of one breaks BatchNorm
+            order="weighted" if weights is not None else "shuffle",
+            drop_last=draws > config.batch_size,  # as make_train_loader: a batch of one breaks BatchNorm
             seed=config.seed,
+            weights=weights,
+            draws=draws,
         )
 
     @classmethod
@@ -73,9 +86,10 @@ class DeviceBatches:
         self.epoch = epoch
 
     def __len__(self) -> int:
+        count = self.draws if self.order == "weighted" else len(self.labels)
         if self.drop_last:
-            return len(self.labels) // self.batch_size
-        return math.ceil(len(self.labels) / self.batch_size)
+            return count // self.batch_size
+        return math.ceil(count / self.batch_size)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         generator = torch.Generator(device=self.device).manual_seed(self.seed * 1_000_003 + self.epoch)
@@ -93,8 +107,9 @@ class DeviceBatches:
             return torch.arange(count, device=self.device)
         if self.order == "shuffle":
             return torch.randperm(count, generator=generator, device=self.device)
-        # As WeightedRandomSampler by inverse class frequency: every class equally likely per draw.
-        classes = target_classes(self.labels)
-        class_counts = torch.bincount(classes).double()
-        weights = 1.0 / class_counts[classes]
-        return torch.multinomial(weights, count, replacement=True, generator=generator)
+        # As WeightedRandomSampler: each face drawn by its weight (its store's, its class's inverse frequency).
+        weights = self.weights
+        if weights is None:
+            classes = target_classes(self.labels)
+            weights = 1.0 / torch.bincount(classes).double()[classes]
+        return torch.multinomial(weights, self.draws, replacement=True, generator=generator)

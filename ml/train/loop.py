@@ -27,7 +27,7 @@ from ml.train.config import TrainConfig
 from ml.train.dataset import FerDataset, target_classes
 from ml.train.device_data import DeviceBatches
 from ml.train.losses import build_loss
-from ml.train.targets import ValidationLabels, training_targets
+from ml.train.targets import SplitTargets, ValidationLabels, training_targets
 from ml.train.optim import build_optimizer, build_schedule
 from ml.train.distill import make_distiller
 from ml.train.regularizers import BatchMixer, make_ema, mixed_loss
@@ -108,16 +108,28 @@ def _seed_worker(worker_id: int) -> None:
     random.seed(seed)
 
 
-def make_train_loader(dataset: FerDataset, config: TrainConfig, num_classes: int, epoch: int) -> DataLoader:
+def draw_weights(config: TrainConfig, labels: np.ndarray, num_classes: int,
+                 sample_weights: np.ndarray | None = None) -> np.ndarray | None:
+    """Per training face, its chance of being drawn: by its store's weight, and by the inverse of its
+    class's frequency with `sampler: weighted`. None: every face once per epoch, shuffled."""
+    weights = None if sample_weights is None else np.asarray(sample_weights, dtype=np.float64)
+    if config.sampler == "weighted":
+        counts = np.bincount(labels, minlength=num_classes).astype(np.float64)
+        balanced = 1.0 / counts[labels]
+        weights = balanced if weights is None else weights * balanced
+    return weights
+
+
+def make_train_loader(dataset: FerDataset, config: TrainConfig, num_classes: int, epoch: int,
+                      sample_weights: np.ndarray | None = None) -> DataLoader:
     # A generator seeded per epoch makes the batch order (and augmentation in workers) reproducible,
     # also after a resume in the middle of a run.
     generator = torch.Generator().manual_seed(config.seed * 1_000_003 + epoch)
     sampler = None
-    if config.sampler == "weighted":
-        labels = target_classes(dataset.labels).numpy()
-        counts = np.bincount(labels, minlength=num_classes).astype(np.float64)
-        weights = 1.0 / counts[labels]
-        sampler = WeightedRandomSampler(weights, num_samples=len(labels), replacement=True, generator=generator)
+    weights = draw_weights(config, target_classes(dataset.labels).numpy(), num_classes, sample_weights)
+    if weights is not None:
+        draws = config.samples_per_epoch or len(dataset)
+        sampler = WeightedRandomSampler(weights, num_samples=draws, replacement=True, generator=generator)
     return DataLoader(
         dataset,
         batch_size=config.batch_size,
@@ -126,7 +138,7 @@ def make_train_loader(dataset: FerDataset, config: TrainConfig, num_classes: int
         generator=generator,
         num_workers=config.num_workers,
         worker_init_fn=_seed_worker,
-        drop_last=len(dataset) > config.batch_size,  # a batch of one breaks BatchNorm
+        drop_last=(config.samples_per_epoch or len(dataset)) > config.batch_size,  # a batch of one breaks BatchNorm
         persistent_workers=False,
     )
 
@@ -138,13 +150,15 @@ def uses_device_pipeline(config: TrainConfig, device: torch.device) -> bool:
     return config.data_pipeline == "device"
 
 
-def make_batches(config: TrainConfig, train_split, val_split, preprocessing, num_classes: int, device: torch.device):
+def make_batches(config: TrainConfig, train_split, val_split, preprocessing, num_classes: int, device: torch.device,
+                 sample_weights: np.ndarray | None = None):
     """The epoch's training batches (a function of the epoch) and the validation batches, for the configured
     pipeline: augmented on the device from a resident copy of the data, or by DataLoader workers on the CPU."""
     (train_images, train_labels), (val_images, val_labels) = train_split, val_split
     val_batch_size = max(256, config.batch_size)
     if uses_device_pipeline(config, device):
-        train = DeviceBatches.for_training(train_images, train_labels, config, preprocessing, device)
+        train = DeviceBatches.for_training(train_images, train_labels, config, preprocessing, device,
+                                           sample_weights=sample_weights)
         val = DeviceBatches.for_evaluation(
             val_images, val_labels, preprocessing,
             batch_size=val_batch_size, device=device, normalize=config.augment.normalize,
@@ -158,7 +172,7 @@ def make_batches(config: TrainConfig, train_split, val_split, preprocessing, num
     train_set = FerDataset(train_images, train_labels, FerTrainPreset(config.augment, preprocessing))
     val_set = FerDataset(val_images, val_labels, FerEvalPreset(preprocessing, normalize=config.augment.normalize))
     val_loader = DataLoader(val_set, batch_size=val_batch_size, num_workers=config.num_workers)
-    return functools.partial(make_train_loader, train_set, config, num_classes), val_loader
+    return functools.partial(make_train_loader, train_set, config, num_classes, sample_weights=sample_weights), val_loader
 
 
 def _cpu_state(module: nn.Module) -> dict:
@@ -274,6 +288,69 @@ def prepare_store(config: TrainConfig, store):
     return store
 
 
+@dataclass
+class TrainingData:
+    images: np.ndarray  # uint8 (n, 48, 48): every store's training faces that have a target
+    targets: SplitTargets
+    sample_weights: np.ndarray | None  # per face, where the recipe weights its stores (None: draw uniformly)
+
+
+def training_data(config: TrainConfig, stores, log: Callable[[str], None]) -> TrainingData:
+    """The training split of every store, joined, with each face's target under the recipe's labels and, where
+    the recipe weights its stores (`data_weights`) or draws a fixed number of faces per epoch, the weight a
+    face is drawn with: weights [3, 1] draw three faces from the first store for each from the second,
+    whatever their sizes. A store without FER+ votes (the user's own photos) keeps its one-hot labels under
+    FER+ targets: its labels are the truth for its faces."""
+    if config.data_weights is not None and len(config.data_weights) != len(stores):
+        raise ValueError(f"data_weights has {len(config.data_weights)} weights for {len(stores)} data sets")
+    for other in stores[1:]:
+        if list(other.class_names) != list(stores[0].class_names):
+            raise ValueError(f"the data sets disagree on classes: {stores[0].class_names} vs {other.class_names}")
+    images, targets, weights, rows, left_out, total = [], [], [], [], 0, 0
+    for index, one in enumerate(stores):
+        one_images, one_labels = one.split("train")
+        mode = config.labels if one.votes is not None or len(stores) == 1 else "fer2013"
+        split_targets = training_targets(mode, one_labels, one.split_votes("train"),
+                                         fer2013_weight=config.mixed_fer2013_weight,
+                                         num_classes=len(one.class_names))
+        if mode != "fer2013" and any(other.votes is None for other in stores):
+            # Joined with one-hot rows, every row must be a distribution.
+            split_targets.targets = _as_distributions(split_targets.targets, len(one.class_names))
+        elif mode == "fer2013" and config.labels != "fer2013":
+            split_targets.targets = _as_distributions(split_targets.targets, len(one.class_names))
+        images.append(one_images[split_targets.rows])
+        targets.append(split_targets.targets)
+        rows.append(split_targets.rows)
+        left_out += split_targets.left_out
+        total += len(one_labels)
+        count = int(split_targets.rows.sum())
+        # A store's share of the draws is its weight, however many faces it holds.
+        weight = config.data_weights[index] / max(count, 1) if config.data_weights is not None else 1.0
+        weights.append(np.full(count, weight, dtype=np.float64))
+    if total == 0:
+        raise ValueError("the training split is empty")
+    if left_out:
+        log(f"labels {config.labels}: {left_out:,} of {total:,} training faces have no FER+ "
+            "reading (no votes, mostly unknown or not a face"
+            + (", or no majority" if config.labels == "ferplus_majority" else "") + ") and are left out")
+    joined = SplitTargets(rows=np.concatenate(rows), targets=np.concatenate(targets), left_out=left_out)
+    if len(joined.targets) == 0:
+        raise ValueError(f"no training face has a target under labels: {config.labels}")
+    sample_weights = np.concatenate(weights)
+    if len(stores) > 1:
+        shares = [w.sum() for w in weights]
+        sizes = ", ".join(f"{len(t):,} faces ({share / sum(shares):.0%} of draws)" for t, share in zip(targets, shares))
+        log(f"training on {len(stores)} data sets: {sizes}")
+    weighted = config.data_weights is not None or config.samples_per_epoch is not None
+    return TrainingData(np.concatenate(images), joined, sample_weights if weighted else None)
+
+
+def _as_distributions(targets: np.ndarray, num_classes: int) -> np.ndarray:
+    if targets.ndim == 2:
+        return targets
+    return np.eye(num_classes, dtype=np.float32)[targets]
+
+
 def _improved(monitor: str, value: float, best: float | None) -> bool:
     if best is None:
         return True
@@ -302,24 +379,16 @@ def fit(
     seed_everything(config.seed, config.deterministic)
     device = resolve_device(config.device)
 
-    store = prepare_store(config, store)
+    stores = [prepare_store(config, one) for one in (store if isinstance(store, (list, tuple)) else [store])]
+    store = stores[0]  # validation, selection and the checkpoint's data checksum: the first store given
     class_names = list(store.class_names)
     num_classes = len(class_names)
-    train_images, train_labels = store.split("train")
+    training = training_data(config, stores, log)
+    train_images, train_labels = training.images, training.targets.targets
+    train_targets = training.targets
     val_images, val_labels = store.split("public_test")
-    if len(train_labels) == 0:
-        raise ValueError("the training split is empty")
     if len(val_labels) == 0:
         raise ValueError("the validation (PublicTest) split is empty")
-    train_targets = training_targets(config.labels, train_labels, store.split_votes("train"),
-                                     fer2013_weight=config.mixed_fer2013_weight, num_classes=num_classes)
-    if train_targets.left_out:
-        log(f"labels {config.labels}: {train_targets.left_out:,} of {len(train_labels):,} training faces have no FER+ "
-            "reading (no votes, mostly unknown or not a face"
-            + (", or no majority" if config.labels == "ferplus_majority" else "") + ") and are left out")
-    train_images, train_labels = train_images[train_targets.rows], train_targets.targets
-    if len(train_labels) == 0:
-        raise ValueError(f"no training face has a target under labels: {config.labels}")
     val_scoring = ValidationLabels.for_split(config, store, "public_test")
 
     if initial is not None:
@@ -337,7 +406,8 @@ def fit(
     forward_model = torch.compile(model) if config.compile else model
 
     train_batches, val_loader = make_batches(
-        config, (train_images, train_labels), (val_images, val_labels), preprocessing, num_classes, device
+        config, (train_images, train_labels), (val_images, val_labels), preprocessing, num_classes, device,
+        sample_weights=training.sample_weights,
     )
     steps_per_epoch = len(train_batches(0))
 
@@ -382,6 +452,7 @@ def fit(
         data = checkpoint_payload(
             evaluated_model, name=config.model.name, options=config.model.options, class_names=class_names,
             config=config.to_dict(), metrics=metrics, epoch=epoch, data_checksum=store.source_checksum,
+            data_checksums=[one.source_checksum for one in stores],
             history=[row.to_dict() for row in history],
         )
         if with_training_state:
