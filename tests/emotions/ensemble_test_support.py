@@ -63,21 +63,27 @@ def save_photo_figures(checkpoint: Path, name: str, confusion, seconds: float = 
     """A whole-pipeline evaluation of `name`'s photos whose predictions make `confusion` (rows true), kept
     beside `checkpoint` as `python -m ml evaluate-photos --save` keeps one."""
     from ml.data.entry_sources import file_sha256
-    from ml.evaluate import compute_metrics
     from ml.inference.photo_eval import save_photo_evaluation
+
+    metrics = scores_for(confusion)
+    result = {
+        "folder": f"devsets/{name}", "set": name, "checkpoint": str(checkpoint),
+        "checkpoint_sha256": file_sha256(checkpoint), "model": "ensemble", "detector": "mtcnn",
+        "labels_from": "labels.csv", "num_photos": metrics["num_samples"], "skipped": [], "no_face": no_face,
+        "strict": metrics, "whole_image_fallback": metrics, "seconds": seconds,
+        "command": f"python -m ml evaluate-photos devsets/{name} --checkpoint {checkpoint}",
+    }
+    save_photo_evaluation(result)
+    return result
+
+
+def scores_for(confusion) -> dict:
+    """ml's evaluation dict for predictions that make exactly `confusion` (rows true, FER2013's class order)."""
+    from ml.evaluate import compute_metrics
 
     y_true, y_pred = [], []
     for true, row in enumerate(confusion):
         for predicted, count in enumerate(row):
             y_true += [true] * count
             y_pred += [predicted] * count
-    metrics = compute_metrics(y_true, y_pred, list(FER_CLASSES))
-    result = {
-        "folder": f"devsets/{name}", "set": name, "checkpoint": str(checkpoint),
-        "checkpoint_sha256": file_sha256(checkpoint), "model": "ensemble", "detector": "mtcnn",
-        "labels_from": "labels.csv", "num_photos": len(y_true), "skipped": [], "no_face": no_face,
-        "strict": metrics, "whole_image_fallback": metrics, "seconds": seconds,
-        "command": f"python -m ml evaluate-photos devsets/{name} --checkpoint {checkpoint}",
-    }
-    save_photo_evaluation(result)
-    return result
+    return compute_metrics(y_true, y_pred, list(FER_CLASSES))
