@@ -1,0 +1,92 @@
+"""Fine-tuning on the user's own faces: several data sets drawn by weight, a single model or the shipped
+ensemble as the start, a few steps on real FER2013 faces."""
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from ml.train import TrainConfig, fit
+from ml.train.checkpoint import load_checkpoint
+from ml.train.finetune import fine_tune
+from ml.train.loop import training_data
+
+pytestmark = pytest.mark.fer2013
+
+SHIPPED = "ml/weights/default.pt"
+
+
+def _config(**changes):
+    return TrainConfig.from_dict({
+        "name": "finetune-smoke", "model": {"name": "ferlite", "options": {"width": 8}},
+        "optimizer": {"name": "adamw", "lr": 5e-4}, "epochs": 1, "batch_size": 32,
+        "num_workers": 0, "device": "cpu", "seed": 0, **changes,
+    })
+
+
+@pytest.fixture(scope="module")
+def two_stores(fer2013_store):
+    """Real faces: a big "FER2013" and a small "user" store whose faces are all labelled Happy."""
+    big = fer2013_store.subsample(400, seed=1)
+    small = fer2013_store.subsample(60, seed=2)
+    small = dataclasses.replace(small, labels=np.full(len(small), 3), votes=None, source_checksum="user-faces")
+    return small, big
+
+
+def test_each_data_set_is_drawn_by_its_weight_whatever_its_size(two_stores):
+    small, big = two_stores
+    data = training_data(_config(data_weights=[3, 1], samples_per_epoch=4000), [small, big], log=lambda line: None)
+    n_small = int((small.splits == 0).sum())
+    weights = data.sample_weights
+    assert len(weights) == n_small + int((big.splits == 0).sum())
+    drawn = torch.multinomial(torch.as_tensor(weights), 4000, replacement=True, generator=torch.Generator().manual_seed(0))
+    share_small = (drawn < n_small).float().mean().item()
+    assert share_small == pytest.approx(0.75, abs=0.03)
+    even = training_data(_config(), [small, big], log=lambda line: None)
+    assert even.sample_weights is None  # unweighted: every face once per epoch
+
+
+def test_a_ferplus_recipe_keeps_the_users_one_hot_labels(two_stores):
+    small, big = two_stores
+    lines = []
+    data = training_data(_config(labels="ferplus_distribution"), [small, big], log=lines.append)
+    n_small = int((small.splits == 0).sum())
+    assert data.targets.targets.ndim == 2
+    assert (data.targets.targets[:n_small].argmax(axis=1) == 3).all()
+    assert np.allclose(data.targets.targets[:n_small].max(axis=1), 1.0)
+    assert any("left out" in line for line in lines)  # only FER2013 faces without a FER+ reading
+
+
+def test_a_single_member_of_the_shipped_ensemble_is_fine_tuned_on_two_stores(two_stores, tmp_path):
+    small, big = two_stores
+    config = _config(init_from=SHIPPED, init_member=0, data_weights=[3, 1], samples_per_epoch=256)
+    result = fit(config, [small, big], tmp_path, log=None)
+    checkpoint = load_checkpoint(result.best_checkpoint)
+    assert checkpoint["data_checksums"] == ["user-faces", big.source_checksum]
+    assert result.history[0].epoch == 1
+    assert checkpoint["model"]["options"] == load_checkpoint(SHIPPED)["members"][0]["model"]["options"]
+
+
+def test_the_shipped_ensemble_is_fine_tuned_member_by_member_and_rebuilt_for_int8(two_stores, tmp_path):
+    small, big = two_stores
+    config = _config(init_from=SHIPPED, data_weights=[3, 1], samples_per_epoch=128,
+                     optimizer={"name": "adamw", "lr": 3e-3})
+    lines = []
+    tuned = fine_tune(config, [small, big], tmp_path, log=lines.append)
+    shipped = load_checkpoint(SHIPPED)
+    rebuilt = load_checkpoint(tuned.checkpoint)
+    assert len(tuned.members) == len(shipped["members"]) == len(rebuilt["members"])
+    assert rebuilt["model"]["options"]["prior_correction"] == shipped["model"]["options"]["prior_correction"]
+    assert "int8_calibration" in rebuilt
+    for index, member in enumerate(rebuilt["members"]):
+        assert member["config"]["init_member"] == index
+        before, after = shipped["members"][index]["state_dict"], member["state_dict"]
+        key = next(k for k in before if k.endswith("weight") and before[k].ndim == 4)
+        assert not torch.equal(before[key], after[key])  # every member learned something
+    # The rebuilt ensemble serves as the shipped one does: int8, from the same loader.
+    from ml.inference import EmotionPredictor
+
+    predictor = EmotionPredictor.from_checkpoint(tuned.checkpoint)
+    assert predictor.precision == "int8"
+    faces, _ = small.split("private_test")
+    assert predictor.predict_faces(faces[:4]).shape == (4, 7)
