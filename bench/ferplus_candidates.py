@@ -14,7 +14,8 @@ PrivateTest is never read.
 
 A candidate is NAME=MEMBER+MEMBER...[@EXPONENT]; the exponent divides by FER2013's Training label
 frequencies (as `python -m ml ensemble --prior-correction` does), `@fp0.3` by the FER+ raters' mean
-distribution on Training instead.
+distribution on Training instead. `MEMBER*2` weighs a member twice; `MEMBER:Angry/Fear` lets it vote on
+those classes only.
 """
 from __future__ import annotations
 
@@ -50,13 +51,25 @@ def load_member(spec: str):
     return name, checkpoint
 
 
-def parse_candidate(spec: str) -> tuple[str, list[str], float, str]:
+def parse_candidate(spec: str) -> tuple[str, list[tuple[str, list[str] | None]], float, str]:
+    """NAME=M1+M2:Angry/Fear...@EXPONENT: a member followed by `:CLASSES` votes on those classes only."""
     name, _, rest = spec.partition("=")
     members, _, exponent = rest.partition("@")
     prior = "fer2013"
     if exponent.startswith("fp"):
         prior, exponent = "ferplus", exponent[2:]
-    return name, members.split("+"), float(exponent or 0), prior
+    parsed = []
+    for member in members.split("+"):
+        member, _, classes = member.partition(":")
+        member, _, weight = member.partition("*")
+        parsed.append((member, classes.split("/") if classes else None, float(weight or 1)))
+    return name, parsed, float(exponent or 0), prior
+
+
+def class_weights(members, names) -> np.ndarray:
+    """(members, classes): a member's weight where it votes on a class, else 0."""
+    return np.array([[weight if only is None or name in only else 0.0 for name in names]
+                     for _, only, weight in members])
 
 
 def photo_sets(folders: list[Path], cache: Path) -> dict:
@@ -124,10 +137,15 @@ def main(argv=None) -> int:
     results = []
     for spec in args.candidate:
         name, members, exponent, prior = parse_candidate(spec)
-        row = {"candidate": name, "members": "+".join(members), "prior": f"{prior} {exponent:g}" if exponent else "none"}
+        label = "+".join(m + (f"*{weight:g}" if weight != 1 else "") + (f" ({'/'.join(only)} only)" if only else "")
+                         for m, only, weight in members)
+        row = {"candidate": name, "members": label, "prior": f"{prior} {exponent:g}" if exponent else "none"}
+        weights = class_weights(members, names)
 
         def predicted(set_name: str) -> np.ndarray:
-            mean = np.mean([probabilities[m][set_name] for m in members], axis=0)
+            # Per class, the mean of the members that vote on it (all of them, unless a member is limited).
+            stacked = np.stack([probabilities[m][set_name] for m, _, _ in members])
+            mean = (stacked * weights[:, None, :]).sum(axis=0) / weights.sum(axis=0)
             adjusted = mean / priors[prior] ** exponent
             return adjusted.argmax(axis=1)
 
