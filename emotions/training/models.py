@@ -18,12 +18,23 @@ from emotions.training import configs
 
 
 class Dataset(models.Model):
-    """An imported FER2013 store: one .npz under MEDIA_ROOT, made by `manage.py import_fer2013`."""
+    """Faces to train and score on: an imported FER2013 store or photo folder (one .npz under MEDIA_ROOT,
+    made by `manage.py import_fer2013` or `import_photos`), or the site's corrections, whose store is built
+    from the Correction rows whenever it is read (emotions.photo_sets)."""
+
+    class Kind(models.TextChoices):
+        FER2013 = "fer2013", "FER2013"
+        PHOTOS = "photos", "photo folder"
+        CORRECTIONS = "corrections", "corrections from uploads"
 
     name = models.CharField(max_length=100, unique=True)
+    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.FER2013)
+    is_evaluation_set = models.BooleanField(
+        default=False, help_text="Score every succeeded run on this dataset's held-out (PrivateTest) split.",
+    )
     source_name = models.CharField(max_length=255, help_text="The file or folder it was imported from.")
     source_checksum = models.CharField(max_length=64, help_text="SHA-256 of the source.")
-    store_file = models.FileField(upload_to="datasets/", max_length=255)
+    store_file = models.FileField(upload_to="datasets/", max_length=255, blank=True)
     class_names = models.JSONField(default=list)
     counts = models.JSONField(default=dict, help_text="Images per split and class.")
     report = models.JSONField(default=dict, help_text="What the import read, skipped and why.")
@@ -49,6 +60,10 @@ class Dataset(models.Model):
         return sum(sum(self.counts.get(name, {}).values()) for name in splits)
 
     def load_store(self):
+        if self.kind == self.Kind.CORRECTIONS:
+            from emotions.photo_sets.corrections import corrections_store
+
+            return corrections_store(self)
         from ml.data import FerStore
 
         return FerStore.load(self.store_path)
@@ -61,7 +76,17 @@ class Experiment(models.Model):
     description = models.TextField(blank=True)
     preset = models.CharField(max_length=100, blank=True, help_text="The configs/*.yaml it started from.")
     config = models.JSONField(default=dict)
-    dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="experiments")
+    dataset = models.ForeignKey(
+        Dataset, on_delete=models.PROTECT, related_name="experiments",
+        help_text="Validates, selects the best epoch and scores the run; trains too, with the weight below.",
+    )
+    dataset_weight = models.FloatField(
+        default=1.0, help_text="This dataset's share of the faces drawn, beside the more training data below.",
+    )
+    start_from = models.ForeignKey(
+        "TrainingRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="Fine-tune this succeeded run's model (its checkpoint) instead of starting from scratch.",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -79,6 +104,36 @@ class Experiment(models.Model):
             self.config = configs.resolve(self.config)
         except ValidationError as error:
             raise ValidationError({"config": error.messages}) from None
+        if self.dataset_weight is not None and self.dataset_weight < 0:
+            raise ValidationError({"dataset_weight": "A weight cannot be negative."})
+        if self.start_from is not None and not self.start_from.can_start_another:
+            raise ValidationError({"start_from": f"Run #{self.start_from.pk} has no model to start from: only a "
+                                                 "succeeded run with a checkpoint can be fine-tuned."})
+
+    def training_data(self) -> list[dict]:
+        """[{dataset, weight}], the dataset that validates first: what a run launched now trains on."""
+        extra = [{"dataset": row.dataset_id, "weight": row.weight} for row in self.extra_datasets.all()]
+        return [{"dataset": self.dataset_id, "weight": self.dataset_weight}, *extra]
+
+
+class ExperimentDataset(models.Model):
+    """More training data for an experiment, beside its dataset (which alone validates)."""
+
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="extra_datasets")
+    dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="+")
+    weight = models.FloatField(default=1.0, help_text="Its share of the faces drawn, against the others' weights.")
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "pk"]
+        constraints = [models.UniqueConstraint(fields=["experiment", "dataset"], name="one_row_per_extra_dataset")]
+
+    def __str__(self) -> str:
+        return f"{self.dataset} x{self.weight:g}"
+
+    def clean(self) -> None:
+        if self.weight is not None and self.weight < 0:
+            raise ValidationError({"weight": "A weight cannot be negative."})
 
 
 class TrainingRunQuerySet(models.QuerySet):
@@ -124,6 +179,14 @@ class TrainingRun(models.Model):
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="resumptions",
         help_text="The run whose last checkpoint this one continues.",
     )
+    start_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="fine_tunes",
+        help_text="The run whose model this one fine-tunes.",
+    )
+    training_data = models.JSONField(
+        default=list, blank=True,
+        help_text="[{dataset, weight}] frozen at launch, the validating dataset first; empty: the experiment's dataset.",
+    )
 
     # Queueing: a run is saved first and sent after the commit; sent_at stays empty until Redis took it.
     task_id = models.CharField(max_length=50, blank=True)
@@ -163,6 +226,16 @@ class TrainingRun(models.Model):
     def __str__(self) -> str:
         return f"{self.experiment.name} #{self.pk}"
 
+    def training_datasets(self) -> list[tuple[Dataset, float]]:
+        """(dataset, weight) it trains on, the one that validates first: frozen at launch, else the
+        experiment's dataset alone. ValueError when one of them has been deleted since."""
+        rows = self.training_data or [{"dataset": self.experiment.dataset_id, "weight": 1.0}]
+        found = Dataset.objects.in_bulk([row["dataset"] for row in rows])
+        missing = [str(row["dataset"]) for row in rows if row["dataset"] not in found]
+        if missing:
+            raise ValueError(f"the dataset(s) #{', #'.join(missing)} this run trains on were deleted")
+        return [(found[row["dataset"]], float(row["weight"])) for row in rows]
+
     # Files ---------------------------------------------------------------------------------------
     @property
     def out_dir_name(self) -> str:
@@ -175,6 +248,11 @@ class TrainingRun(models.Model):
     @property
     def last_checkpoint_path(self) -> Path:
         return self.out_dir / "last.pt"
+
+    @property
+    def can_start_another(self) -> bool:
+        """Whether another run may fine-tune this one's model: it succeeded and kept its checkpoint."""
+        return self.status == self.Status.SUCCEEDED and bool(self.checkpoint)
 
     @property
     def can_resume(self) -> bool:

@@ -50,6 +50,9 @@ class Upload(QueuedMedia):
     image = models.FileField(upload_to=upload_path, max_length=255)
     annotated = models.FileField(upload_to=upload_path, max_length=255, blank=True)
     whole_image = models.BooleanField(default=False, help_text="Classify the whole picture as one face.")
+    learn_from_corrections = models.BooleanField(
+        default=False, help_text="Its owner lets the site learn from the faces they correct (emotions.photo_sets).",
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
     predicted_by = models.CharField(max_length=10, choices=PredictedBy.choices, blank=True)
     faces = models.JSONField(default=list, help_text="[{box: [x, y, w, h], label, probabilities}]")
@@ -108,6 +111,7 @@ class Upload(QueuedMedia):
             "model": self.model or None,
             "predicted_by": self.predicted_by or None,
             "whole_image": self.whole_image,
+            "learn_from_corrections": self.learn_from_corrections,
             "width": self.width,
             "height": self.height,
             "faces": self.faces,
