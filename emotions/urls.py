@@ -5,6 +5,8 @@ from emotions.accounts import views as tokens
 from emotions.accounts.login_throttle import LoginView
 from emotions.dashboards.views import datasets, downloads, experiments, runs
 from emotions.live import views as live
+from emotions.photo_sets import api as corrections_api
+from emotions.photo_sets import views as corrections
 from emotions.uploads import api
 from emotions.uploads import views as uploads
 from emotions.videos import api as videos_api
@@ -21,6 +23,7 @@ urlpatterns = [
     path("uploads/<uuid:pk>/annotated.jpg", uploads.upload_annotated, name="upload_annotated"),
     path("uploads/<uuid:pk>/faces/<int:index>.png", uploads.upload_face, name="upload_face"),
     path("uploads/<uuid:pk>/whole-image/", uploads.upload_whole_image, name="upload_whole_image"),
+    path("uploads/<uuid:pk>/faces/<int:index>/label/", corrections.correct_face, name="upload_face_label"),
     path("uploads/<uuid:pk>/delete/", uploads.upload_delete, name="upload_delete"),
     path("history/", uploads.history, name="history"),
     path("live/", live.live_page, name="live"),
@@ -39,6 +42,7 @@ urlpatterns = [
     path("api/videos/<uuid:pk>/", videos_api.video, name="api_video"),
     path("api/predictions/", api.predictions, name="api_predictions"),
     path("api/predictions/<uuid:pk>/", api.prediction, name="api_prediction"),
+    path("api/predictions/<uuid:pk>/faces/<int:index>/label", corrections_api.face_label, name="api_face_label"),
     path("tokens/", tokens.token_list, name="tokens"),
     path("tokens/<int:pk>/revoke/", tokens.token_revoke, name="token_revoke"),
     path("experiments/", experiments.leaderboard, name="experiments"),

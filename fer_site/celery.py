@@ -12,5 +12,5 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 # Each domain of the emotions app keeps its tasks in its package (emotions/<domain>/tasks.py); a new
 # domain with tasks is added here (tests/emotions/test_layout.py checks). Uploads first: their worker
 # start-up handler begins the inference worker's heartbeat, which the web process waits on.
-TASK_PACKAGES = ["emotions.uploads", "emotions.training", "emotions.videos"]
+TASK_PACKAGES = ["emotions.uploads", "emotions.training", "emotions.videos", "emotions.photo_sets"]
 app.autodiscover_tasks(TASK_PACKAGES)

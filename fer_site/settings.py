@@ -164,6 +164,10 @@ CELERY_TASK_ROUTES = {
     "emotions.process_video": {"queue": "inference"},
     "emotions.sweep_videos": {"queue": "inference"},
     "emotions.purge_old_videos": {"queue": "inference"},
+    # Photo datasets (emotions.photo_sets): CPU work the inference workers take between predictions.
+    "emotions.import_photos": {"queue": "inference"},
+    "emotions.evaluate_run_on_set": {"queue": "inference"},
+    "emotions.sweep_photo_sets": {"queue": "inference"},
 }
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1  # a training worker must not hold runs another GPU host could take
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -208,6 +212,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "emotions.purge_old_videos",
         "schedule": 3600,
         "options": {"expires": 3600},
+    },
+    "sweep-photo-sets": {  # photo imports whose worker died; runs not yet scored on an evaluation set
+        "task": "emotions.sweep_photo_sets",
+        "schedule": SWEEP_INTERVAL_SECONDS,
+        "options": {"expires": SWEEP_INTERVAL_SECONDS},
     },
 }
 
@@ -280,5 +289,12 @@ if FACE_DETECTOR not in ("mtcnn", "haar"):
 # Serve a checkpoint that carries int8 calibration faces (`python -m ml quantize`) in int8: the shipped
 # ensemble's members fit the 5 ms per face budget that way (ml/inference/quantize.py); 0 serves float.
 MODEL_INT8 = env_bool("MODEL_INT8", True)
+# Photo datasets from a zip uploaded in the admin (emotions.photo_sets): the zip's size, what it may unpack
+# to and how many files it may hold, checked before it is stored and again as it is unpacked. An import
+# whose worker has been silent for PHOTO_IMPORT_STALE_SECONDS died: the sweep marks it failed.
+PHOTO_IMPORT_MAX_BYTES = env_int("PHOTO_IMPORT_MAX_BYTES", 512 * 1024 * 1024)
+PHOTO_IMPORT_MAX_UNPACKED_BYTES = env_int("PHOTO_IMPORT_MAX_UNPACKED_BYTES", 2 * 1024 * 1024 * 1024)
+PHOTO_IMPORT_MAX_FILES = env_int("PHOTO_IMPORT_MAX_FILES", 50_000)
+PHOTO_IMPORT_STALE_SECONDS = env_float("PHOTO_IMPORT_STALE_SECONDS", 600)
 # Django's own cap on files per request answers a bare 400; ours, below it, says why.
 DATA_UPLOAD_MAX_NUMBER_FILES = UPLOAD_MAX_FILES + 10

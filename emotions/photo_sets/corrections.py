@@ -70,6 +70,7 @@ def correct_face(upload: Upload, index: int, label: str) -> Correction | None:
         upload.faces = faces
         if not locked.learn_from_corrections:
             return None
+        corrections_dataset()  # made with the first face kept
         now = timezone.now()
         correction, created = Correction.objects.update_or_create(
             upload=locked, face_index=index,
@@ -77,7 +78,7 @@ def correct_face(upload: Upload, index: int, label: str) -> Correction | None:
             create_defaults={"label": label, "owner_id": locked.owner_id, "updated_at": now, "created_at": now,
                              "face": face_pixels(locked, index).tobytes()},
         )
-        transaction.on_commit(refresh_counts)
+        refresh_counts()
     return correction
 
 

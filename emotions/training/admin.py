@@ -8,9 +8,10 @@ from django.db.models import Count
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from emotions.photo_sets import evaluations
 from emotions.training import services
-from emotions.training.forms import ExperimentForm
-from emotions.training.models import Dataset, EpochMetric, Experiment, TrainingRun
+from emotions.training.forms import DatasetForm, ExperimentForm
+from emotions.training.models import Dataset, EpochMetric, Experiment, ExperimentDataset, TrainingRun
 
 STATUS_COLOURS = {
     TrainingRun.Status.QUEUED: "#777",
@@ -43,13 +44,41 @@ def pretty_json(value):
 
 @admin.register(Dataset)
 class DatasetAdmin(admin.ModelAdmin):
-    list_display = ["name", "source_name", "train_images", "public_test_images", "private_test_images", "created_at"]
-    readonly_fields = ["name", "source_name", "source_checksum", "store_file", "counts_table", "report_json", "created_at"]
+    form = DatasetForm
+    list_display = ["name", "kind", "is_evaluation_set", "source_name", "train_images", "public_test_images",
+                    "private_test_images", "created_at"]
+    list_filter = ["kind", "is_evaluation_set"]
+    readonly_fields = ["name", "kind", "source_name", "source_checksum", "store_file", "counts_table", "report_json",
+                       "created_at"]
     exclude = ["counts", "report", "class_names"]
     search_fields = ["name", "source_name"]
+    actions = ["mark_evaluation_sets", "unmark_evaluation_sets"]
 
     def has_add_permission(self, request):
-        return False  # made by `manage.py import_fer2013`, which reads the source through ml
+        # Made by `manage.py import_fer2013` or `import_photos`, or from a zip under Photo imports: read through ml.
+        return False
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if "is_evaluation_set" in form.changed_data:
+            evaluations.set_evaluation_set(obj, obj.is_evaluation_set)
+
+    @admin.action(description="Mark as evaluation sets (score every run on them)", permissions=["change"])
+    def mark_evaluation_sets(self, request, queryset):
+        for dataset in queryset:
+            try:
+                evaluations.set_evaluation_set(dataset, True)
+            except ValidationError as error:
+                self.message_user(request, " ".join(error.messages), messages.ERROR)
+            else:
+                self.message_user(request, f"{dataset.name} is an evaluation set: every succeeded run is being "
+                                           "scored on its PrivateTest split.", messages.SUCCESS)
+
+    @admin.action(description="No longer evaluation sets", permissions=["change"])
+    def unmark_evaluation_sets(self, request, queryset):
+        for dataset in queryset:
+            evaluations.set_evaluation_set(dataset, False)
+        self.message_user(request, f"{queryset.count()} dataset(s) are no longer evaluation sets.", messages.SUCCESS)
 
     @admin.display(description="train")
     def train_images(self, dataset):
@@ -106,6 +135,14 @@ class TrainingRunInline(admin.TabularInline):
         return progress_bar(run)
 
 
+class ExperimentDatasetInline(admin.TabularInline):
+    model = ExperimentDataset
+    fields = ["dataset", "weight", "position"]
+    extra = 0
+    verbose_name = "more training data"
+    verbose_name_plural = "More training data (the dataset above alone validates and scores)"
+
+
 @admin.register(Experiment)
 class ExperimentAdmin(admin.ModelAdmin):
     form = ExperimentForm
@@ -113,7 +150,7 @@ class ExperimentAdmin(admin.ModelAdmin):
     list_filter = ["dataset"]
     search_fields = ["name", "description"]
     readonly_fields = ["created_by", "created_at", "updated_at"]
-    inlines = [TrainingRunInline]
+    inlines = [ExperimentDatasetInline, TrainingRunInline]
     actions = ["launch_training"]
 
     def get_queryset(self, request):

@@ -2,7 +2,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from emotions.training import configs
-from emotions.training.models import Experiment
+from emotions.training.models import Dataset, Experiment, TrainingRun
 
 
 def _model_names() -> str:
@@ -24,10 +24,18 @@ class ExperimentForm(forms.ModelForm):
 
     class Meta:
         model = Experiment
-        fields = ["name", "description", "dataset", "preset", "config"]
+        fields = ["name", "description", "dataset", "dataset_weight", "start_from", "preset", "config"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["dataset_weight"].required = False  # left empty: 1
+        self.fields["start_from"].queryset = (
+            TrainingRun.objects.filter(status=TrainingRun.Status.SUCCEEDED).exclude(checkpoint="")
+            .select_related("experiment").order_by("-pk")
+        )
+        self.fields["start_from"].label_from_instance = lambda run: f"#{run.pk} {run.experiment.name}"
+        self.fields["start_from"].help_text += (" Leave empty to start from scratch (or from the config's init_from). "
+                                                "An ensemble is fine-tuned member by member.")
         self.fields["preset"].choices = [("", "(none: write the config)")] + [
             (name, name) for name in configs.preset_paths()
         ]
@@ -37,6 +45,10 @@ class ExperimentForm(forms.ModelForm):
             "Keys left out take their defaults; the saved config shows them all."
         )
         self.initial["config"] = configs.to_text(self.instance.config) if self.instance.pk else ""
+
+    def clean_dataset_weight(self):
+        weight = self.cleaned_data.get("dataset_weight")
+        return 1.0 if weight is None else weight
 
     def clean(self):
         """The config as a dict: from the text when it was edited, else from a newly chosen preset.
@@ -54,3 +66,17 @@ class ExperimentForm(forms.ModelForm):
         except ValidationError as error:
             self.add_error("config", error)
         return cleaned
+
+
+class DatasetForm(forms.ModelForm):
+    """A dataset's one editable setting: whether every run is scored on it."""
+
+    class Meta:
+        model = Dataset
+        fields = ["is_evaluation_set"]
+
+    def clean_is_evaluation_set(self):
+        flag = self.cleaned_data["is_evaluation_set"]
+        if flag and self.instance.kind != Dataset.Kind.PHOTOS:
+            raise ValidationError("Only a photo dataset can be an evaluation set.")
+        return flag

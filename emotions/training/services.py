@@ -18,6 +18,7 @@ from django.db import transaction
 from emotions.infra import dispatch
 from emotions.training import configs
 from emotions.training.models import Dataset, Experiment, TrainingRun
+from emotions.training.sources import launch_fields
 
 logger = logging.getLogger(__name__)
 
@@ -67,10 +68,11 @@ def launch_training(experiment: Experiment, user=None, *, send: bool = True) -> 
     With send=False the caller runs it itself (`manage.py train`). Check `run.queue_error` afterwards
     (outside an atomic block the send has happened by then): non-empty means Redis was unreachable.
     """
-    config = configs.resolve(experiment.config)  # the stored config may predate a change in ml
+    changes, fields = launch_fields(experiment)  # its datasets, their weights and the run it starts from
+    config = configs.resolve({**experiment.config, **changes})  # the stored config may predate a change in ml
     with transaction.atomic():
         run = TrainingRun.objects.create(
-            experiment=experiment, config=config, launched_by=user, epochs=config["epochs"]
+            experiment=experiment, config=config, launched_by=user, epochs=config["epochs"], **fields
         )
         if send:
             transaction.on_commit(lambda: send_run(run))
@@ -86,7 +88,7 @@ def resume_run(run: TrainingRun, user=None) -> TrainingRun:
     with transaction.atomic():
         resumed = TrainingRun.objects.create(
             experiment=run.experiment, config=run.config, launched_by=user, resumed_from=run,
-            epoch=run.epoch, epochs=run.epochs,
+            epoch=run.epoch, epochs=run.epochs, training_data=run.training_data, start_from=run.start_from,
         )
         transaction.on_commit(lambda: send_run(resumed))
     return resumed

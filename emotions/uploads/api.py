@@ -1,5 +1,7 @@
 """The JSON API: POST /api/predictions/ (multipart field `image`, `?wait=1` to wait for the result,
-`?whole_image=1` to classify the photo as one face) and GET /api/predictions/<id>/. A POST answers 201
+`?whole_image=1` to classify the photo as one face, `?learn_from_corrections=1` to let the site keep the faces
+you correct) and GET /api/predictions/<id>/; POST /api/predictions/<id>/faces/<n>/label with {"label": "Happy"}
+corrects face n (emotions.photo_sets.api). A POST answers 201
 with the result, or 202 while it is still pending or processing (then GET its Location). Errors are
 JSON too: {"error": "..."} with 400, 401, 404, 405, 413 or 503.
 
@@ -79,8 +81,9 @@ def predictions(request):
     except services.UploadRefused as error:
         return _error(str(error), error.status)
     whole_image = request.GET.get("whole_image", request.POST.get("whole_image", "")).lower() in TRUE
+    learn = request.GET.get("learn_from_corrections", request.POST.get("learn_from_corrections", "")).lower() in TRUE
     created = services.create_uploads(checked, user=request.user, session_owner=session_owner(request) or "",
-                                     whole_image=whole_image)
+                                     whole_image=whole_image, learn_from_corrections=learn)
     upload = created[0]  # one: checked above
     if request.GET.get("wait", "").lower() in TRUE:
         upload = services.wait_for_result(upload)

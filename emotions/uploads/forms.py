@@ -20,3 +20,8 @@ class MultipleFileField(forms.FileField):
 class UploadForm(forms.Form):
     images = MultipleFileField(required=False, label="Photos")
     whole_image = forms.BooleanField(required=False, label="This is already a face: classify the whole image")
+    learn_from_corrections = forms.BooleanField(
+        required=False, label="Let this site learn from my corrections",
+        help_text="Where you correct a face's emotion on the result, that face (the small gray crop, never the photo) "
+                  "is kept with its label to train better models, after the photo itself is deleted.",
+    )

@@ -140,15 +140,18 @@ def check_files(files) -> list[CheckedImage]:
     return checked
 
 
-def create_uploads(images: list[CheckedImage], *, user=None, session_owner: str = "", whole_image: bool = False) -> list[Upload]:
-    """Save the checked images and, once committed, send each to the `inference` queue."""
+def create_uploads(images: list[CheckedImage], *, user=None, session_owner: str = "", whole_image: bool = False,
+                   learn_from_corrections: bool = False) -> list[Upload]:
+    """Save the checked images and, once committed, send each to the `inference` queue. With
+    `learn_from_corrections` the faces their owner corrects are kept to learn from (emotions.photo_sets)."""
     owner = user if user is not None and user.is_authenticated else None
     uploads: list[Upload] = []
     try:
         with transaction.atomic():
             for image in images:
                 upload = Upload(owner=owner, session_owner="" if owner else session_owner, original_name=image.name,
-                                content_type=image.content_type, whole_image=whole_image)
+                                content_type=image.content_type, whole_image=whole_image,
+                                learn_from_corrections=learn_from_corrections)
                 uploads.append(upload)
                 upload.image.save("original", ContentFile(image.data), save=False)
                 upload.save()
@@ -378,9 +381,13 @@ def remove_upload_files(sender, instance: Upload, **kwargs) -> None:
 
 
 def purge_old_uploads(now=None) -> int:
-    """Delete uploads older than UPLOAD_RETENTION_DAYS, files and rows."""
+    """Delete uploads older than UPLOAD_RETENTION_DAYS, files and rows. The faces their owners corrected to
+    let the site learn from stay (emotions.photo_sets.corrections), without the photo."""
+    from emotions.photo_sets.corrections import keep_corrections_of
+
     count = 0
     for upload in Upload.objects.expired(now):
+        keep_corrections_of(upload)
         delete_upload(upload)
         count += 1
     return count

@@ -56,6 +56,7 @@ def upload_page(request):
                 created = services.create_uploads(
                     checked, user=request.user, session_owner=session_owner(request, create=True),
                     whole_image=form.cleaned_data["whole_image"],
+                    learn_from_corrections=form.cleaned_data["learn_from_corrections"],
                 )
                 if len(created) == 1:
                     return redirect("emotions:upload_detail", pk=created[0].pk)

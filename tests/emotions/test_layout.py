@@ -72,6 +72,9 @@ def test_every_domain_with_tasks_is_discovered_by_the_workers():
 
 
 def test_the_services_send_tasks_that_exist_under_those_names_and_are_routed():
+    from emotions.photo_sets import evaluations as photo_set_evaluations
+    from emotions.photo_sets import imports as photo_set_imports
+    from emotions.photo_sets import tasks as photo_set_tasks
     from emotions.training import services as training_services
     from emotions.training import tasks as training_tasks
     from emotions.uploads import services as upload_services
@@ -82,6 +85,8 @@ def test_the_services_send_tasks_that_exist_under_those_names_and_are_routed():
     assert training_tasks.train_run.name == training_services.TRAIN_RUN_TASK
     assert upload_tasks.predict_upload.name == upload_services.PREDICT_UPLOAD_TASK
     assert video_tasks.process_video.name == video_services.PROCESS_VIDEO_TASK
+    assert photo_set_tasks.import_photos.name == photo_set_imports.IMPORT_PHOTOS_TASK
+    assert photo_set_tasks.evaluate_run_on_set.name == photo_set_evaluations.EVALUATE_TASK
     ours = {name for name in celery_app.tasks if name.startswith("emotions.")}
     assert {training_services.TRAIN_RUN_TASK, upload_services.PREDICT_UPLOAD_TASK, video_services.PROCESS_VIDEO_TASK} <= ours
     assert ours == set(settings.CELERY_TASK_ROUTES)

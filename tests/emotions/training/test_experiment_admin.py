@@ -12,7 +12,8 @@ ADD_URL = "/admin/emotions/experiment/add/"
 def form_data(dataset, **changes):
     return {
         "name": "my experiment", "description": "", "dataset": dataset.pk, "preset": "", "config": "",
-        "runs-TOTAL_FORMS": "0", "runs-INITIAL_FORMS": "0", **changes,
+        "runs-TOTAL_FORMS": "0", "runs-INITIAL_FORMS": "0",
+        "extra_datasets-TOTAL_FORMS": "0", "extra_datasets-INITIAL_FORMS": "0", **changes,
     }
 
 
