@@ -93,7 +93,8 @@ def photo_sets(folders: list[Path], cache: Path) -> dict:
 def score(truth: np.ndarray, predicted: np.ndarray, names, rows=None) -> dict:
     rows = np.ones(len(truth), bool) if rows is None else rows
     metrics = compute_metrics(truth[rows].tolist(), predicted[rows].tolist(), names)
-    return {"accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"], "n": int(rows.sum())}
+    return {"accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"], "n": int(rows.sum()),
+            "recall": {name: row["recall"] for name, row in metrics["per_class"].items()}}
 
 
 def main(argv=None) -> int:
@@ -173,6 +174,13 @@ def main(argv=None) -> int:
     for row in results:
         cells = [f"{row[c]['accuracy']:.1%} ({row[c]['macro_f1']:.3f})" for c in columns]
         print(f"| {row['candidate']} | {row['members']} | {row['prior']} | " + " | ".join(cells) + " |")
+    # Recall per class on each photo set against its own labels: what a candidate gives up, and where.
+    for set_name in sets:
+        print(f"\n{set_name}, recall per class:")
+        print("| candidate | " + " | ".join(names) + " |")
+        print("| --- | " + " | ".join("---:" for _ in names) + " |")
+        for row in results:
+            print(f"| {row['candidate']} | " + " | ".join(f"{row[set_name]['recall'][n]:.2f}" for n in names) + " |")
     if args.json:
         save_json(args.json, {"machine": cpu_name(), "int8": args.int8, "rows": results})
     return 0
