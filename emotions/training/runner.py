@@ -15,6 +15,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from emotions.infra.heartbeat import Heartbeat
+from emotions.photo_sets.evaluations import evaluate_run_later
+from emotions.training import sources
 from emotions.training.models import TrainingRun
 
 logger = logging.getLogger(__name__)
@@ -57,11 +59,14 @@ def execute_run(run_id: int, *, worker: str, echo=None) -> TrainingRun | None:
 
 def _train(run: TrainingRun, log, heartbeat: RunHeartbeat) -> None:
     from ml.evaluate import evaluate_checkpoint, resolve_device
-    from ml.train import TrainConfig, fit, prepare_store
+    from ml.train import TrainConfig, prepare_store
 
     config = TrainConfig.from_dict(run.config)
     TrainingRun.objects.filter(pk=run.pk).update(device=str(resolve_device(config.device)))
-    store = run.experiment.dataset.load_store()
+    stores = sources.training_stores(run, log)  # the one that validates and scores first
+    start = sources.start_checkpoint(run)
+    if start is not None:
+        config = config.replace(init_from=str(start))  # this host's path to the model it fine-tunes
     resume_from = run.resumed_from.last_checkpoint_path if run.resumed_from else None
     if resume_from is not None and not resume_from.is_file():
         raise FileNotFoundError(f"the checkpoint to resume from is gone: {resume_from}")
@@ -71,8 +76,8 @@ def _train(run: TrainingRun, log, heartbeat: RunHeartbeat) -> None:
         run.record_epoch(result)
         return heartbeat.stop_requested.is_set()
 
-    result = fit(
-        config, store, run.out_dir,
+    result = sources.train(  # ml's fit, or fine_tune for an ensemble to start from
+        config, stores, run.out_dir,
         on_epoch=on_epoch, should_stop=heartbeat.stop_requested.is_set, resume_from=resume_from, log=log,
     )
     checkpoint = _media_name(result.best_checkpoint) if result.best_checkpoint else ""
@@ -84,7 +89,7 @@ def _train(run: TrainingRun, log, heartbeat: RunHeartbeat) -> None:
         raise RuntimeError("training finished without completing an epoch, so there is no checkpoint")
 
     # Scored on the data fit() trained on: the same classes, and for a quick run the same sample.
-    eval_store = prepare_store(config, store)
+    eval_store = prepare_store(config, stores[0])
     metrics = {
         split: evaluate_checkpoint(result.best_checkpoint, eval_store, split=split, device=config.device)
         for split in ("public_test", "private_test")
@@ -94,6 +99,7 @@ def _train(run: TrainingRun, log, heartbeat: RunHeartbeat) -> None:
             f"succeeded: best epoch {result.best_epoch}, PublicTest accuracy {metrics['public_test']['accuracy']:.4f}, "
             f"PrivateTest accuracy {metrics['private_test']['accuracy']:.4f}"
         )
+        evaluate_run_later(run)  # and on each evaluation set's photos, by an inference worker
     else:
         log(f"finished training, but the run is {run.status} now; its outcome is left as it is")
 
