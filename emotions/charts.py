@@ -148,6 +148,15 @@ def confusion_heatmap(metrics: dict, split: str = "private_test") -> go.Figure:
     return figure
 
 
+def evaluation_set_charts(metrics: dict, set_name: str) -> tuple[go.Figure, go.Figure]:
+    """Per-class bars and the confusion matrix of a run on an evaluation set's held-out photos
+    (emotions.photo_sets.RunEvaluation), titled with the set."""
+    bars, confusion = per_class_bars(metrics), confusion_heatmap(metrics)
+    bars.update_layout(title_text=f"Per class on {set_name} (held-out photos)")
+    confusion.update_layout(title_text=f"Confusion matrix on {set_name} (held-out photos)")
+    return bars, confusion
+
+
 def row_normalise(counts: Sequence[Sequence[int]]) -> list[list[float]]:
     """Each row divided by its sum; a class with no test images stays all zeros."""
     return [[c / total if total else 0.0 for c in row] for row, total in ((row, sum(row)) for row in counts)]
@@ -215,7 +224,7 @@ def class_counts(counts: dict[str, dict[str, int]], class_names: Sequence[str]) 
 
 
 # Upload results -------------------------------------------------------------------------------------
-FACE_CHART_HEIGHT = 200  # a face's card (crop, label and this chart) stays under 300 px
+FACE_CHART_HEIGHT = 170  # a face's card (crop, label, this chart and the correction buttons) stays under 300 px
 
 
 def emotion_probabilities(probabilities: dict[str, float], title: str = "") -> go.Figure:
