@@ -65,6 +65,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "emotions.infra.database_unavailable.DatabaseUnavailableMiddleware",  # a 503, not a 500, while it restarts
 ]
 
 ROOT_URLCONF = "fer_site.urls"
@@ -103,6 +104,21 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     )
+
+# A database host that goes silent (it crashed, a cable was pulled, the network split) leaves connections
+# that hang rather than fail. PostgreSQL connections give up after DATABASE_TIMEOUT_SECONDS without an
+# answer, connecting or waiting on a query sent, so a web request fails (503) and a worker notices, and
+# each reconnects once the database answers again. Options given in DATABASE_URL's query string win.
+DATABASE_TIMEOUT_SECONDS = env_float("DATABASE_TIMEOUT_SECONDS", 30)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    _timeout = max(2, round(DATABASE_TIMEOUT_SECONDS))
+    for _option, _value in {
+        "connect_timeout": _timeout,
+        "tcp_user_timeout": _timeout * 1000,  # milliseconds that sent data may stay unacknowledged
+        "keepalives": 1, "keepalives_idle": max(1, _timeout // 2), "keepalives_interval": max(1, _timeout // 6),
+        "keepalives_count": 3,
+    }.items():
+        DATABASES["default"].setdefault("OPTIONS", {}).setdefault(_option, _value)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -172,7 +188,14 @@ CELERY_TASK_ROUTES = {
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1  # a training worker must not hold runs another GPU host could take
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_TIMEOUT = 3
-CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 3}
+# A broker that goes silent (its host down, the network split) leaves connections that hang rather than
+# fail, and a send on one would hold its web request until the network healed. Each command waits at most
+# BROKER_TIMEOUT_SECONDS for Redis (more than the workers' 1 s BRPOP): then the send fails, the row keeps
+# the reason and is sent again by the sweep, and the web process predicts the photo itself.
+BROKER_TIMEOUT_SECONDS = env_float("BROKER_TIMEOUT_SECONDS", 5)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_connect_timeout": 3, "socket_timeout": BROKER_TIMEOUT_SECONDS, "socket_keepalive": True,
+}
 # Fail fast when Redis is down: the run row is kept and re-sent later (emotions.training.services).
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

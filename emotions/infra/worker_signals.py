@@ -12,6 +12,7 @@ import threading
 import time
 
 import redis
+from django.conf import settings
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +35,8 @@ def _client() -> redis.Redis | None:
         return None
     with _clients_lock:
         if url not in _clients:
-            _clients[url] = redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=5)
+            _clients[url] = redis.Redis.from_url(url, socket_connect_timeout=0.5,
+                                                 socket_timeout=settings.BROKER_TIMEOUT_SECONDS)
         return _clients[url]
 
 

@@ -3,6 +3,10 @@
 A TrainingRun's status is the one source of truth for the web app and the workers alike. Every change
 of status is a conditional UPDATE (`filter(pk=..., status=...).update(...)`), so a duplicate task
 delivery, a late worker and a cancel from the admin can race without one undoing another.
+
+The times a worker writes and a sweep on another host judges (started, heartbeat, finished) are the
+database's clock (`Now()`), never a host's: a worker whose clock is minutes off is neither given up on
+while it beats nor kept alive after it died.
 """
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from emotions.training import configs
@@ -141,9 +146,9 @@ class TrainingRunQuerySet(models.QuerySet):
         return self.filter(status__in=TrainingRun.ACTIVE)
 
     def stale(self, now=None):
-        """Running runs whose worker has stopped beating: it was killed or ran out of memory."""
-        now = now or timezone.now()
-        cutoff = now - timedelta(seconds=settings.TRAINING_STALE_AFTER_SECONDS)
+        """Running runs whose worker has stopped beating: it was killed or ran out of memory. Judged by the
+        database's clock unless `now` is given."""
+        cutoff = (now or Now()) - timedelta(seconds=settings.TRAINING_STALE_AFTER_SECONDS)
         return self.filter(status=TrainingRun.Status.RUNNING, heartbeat_at__lt=cutoff)
 
     def unsent(self, now=None):
@@ -296,51 +301,58 @@ class TrainingRun(models.Model):
 
     def mark_running(self, worker: str, device: str = "") -> bool:
         """Claim a queued run for `worker`. False when someone else has it, or it was cancelled."""
-        now = timezone.now()
         return self._transition(
             [self.Status.QUEUED],
-            status=self.Status.RUNNING, worker=worker, device=device, started_at=now, heartbeat_at=now,
+            status=self.Status.RUNNING, worker=worker, device=device, started_at=Now(), heartbeat_at=Now(),
             log_file=f"{self.out_dir_name}/train.log", epochs=self.config.get("epochs", 0), error="",
         )
 
     def beat(self) -> bool:
         """Record that the worker is alive. False when the run is no longer running (cancelled)."""
         return bool(
-            TrainingRun.objects.filter(pk=self.pk, status=self.Status.RUNNING).update(heartbeat_at=timezone.now())
+            TrainingRun.objects.filter(pk=self.pk, status=self.Status.RUNNING).update(heartbeat_at=Now())
         )
 
-    def record_epoch(self, result) -> None:
-        """Store one epoch of ml's EpochResult (idempotent per epoch) and move the progress on."""
+    def record_epoch(self, result) -> bool:
+        """Store one epoch of ml's EpochResult (idempotent per epoch) and move the progress on. False, and
+        nothing stored, once the run is no longer running: cancelled, or failed by the sweep because its
+        worker went silent (that worker must not write beside the one that resumed it)."""
         values = result.to_dict()
-        EpochMetric.objects.update_or_create(
-            run=self, epoch=values["epoch"], defaults={f: values.get(f) for f in EpochMetric.RESULT_FIELDS}
-        )
-        changes = {"epoch": values["epoch"], "epochs": values["epochs"], "heartbeat_at": timezone.now()}
+        changes = {"epoch": values["epoch"], "epochs": values["epochs"], "heartbeat_at": Now()}
         if values["is_best"]:
             changes["best_epoch"] = values["epoch"]
-        TrainingRun.objects.filter(pk=self.pk, status=self.Status.RUNNING).update(**changes)
+        with transaction.atomic():
+            if not TrainingRun.objects.filter(pk=self.pk, status=self.Status.RUNNING).update(**changes):
+                return False
+            EpochMetric.objects.update_or_create(
+                run=self, epoch=values["epoch"], defaults={f: values.get(f) for f in EpochMetric.RESULT_FIELDS}
+            )
+        return True
 
-    def record_stop(self, result, checkpoint: str = "") -> None:
-        """What the training loop left behind, whatever the status is now (a cancel keeps its files)."""
-        self.stop_reason, self.device = result.stop_reason, result.device
-        self.best_epoch = result.best_epoch or None
-        self.checkpoint = checkpoint
-        self.save(update_fields=["stop_reason", "device", "best_epoch", "checkpoint"])
+    def record_stop(self, result, checkpoint: str = "") -> bool:
+        """What the training loop left behind, on a run still running or cancelled (a cancel keeps its
+        files). False, and the row left alone, on a run failed meanwhile: the sweep gave up on its worker."""
+        stop_reason, best_epoch = result.stop_reason, result.best_epoch or None
+        updated = TrainingRun.objects.filter(
+            pk=self.pk, status__in=[self.Status.RUNNING, self.Status.CANCELLED]
+        ).update(stop_reason=stop_reason, device=result.device, best_epoch=best_epoch, checkpoint=checkpoint)
+        self.refresh_from_db()
+        return bool(updated)
 
     def mark_succeeded(self, public_test_metrics: dict, private_test_metrics: dict) -> bool:
         return self._transition(
             [self.Status.RUNNING],
-            status=self.Status.SUCCEEDED, finished_at=timezone.now(),
+            status=self.Status.SUCCEEDED, finished_at=Now(),
             public_test_metrics=public_test_metrics, private_test_metrics=private_test_metrics,
         )
 
     def mark_failed(self, reason: str) -> bool:
         return self._transition(
-            self.ACTIVE, status=self.Status.FAILED, error=reason, finished_at=timezone.now()
+            self.ACTIVE, status=self.Status.FAILED, error=reason, finished_at=Now()
         )
 
     def mark_cancelled(self) -> bool:
-        return self._transition(self.ACTIVE, status=self.Status.CANCELLED, finished_at=timezone.now())
+        return self._transition(self.ACTIVE, status=self.Status.CANCELLED, finished_at=Now())
 
     # Deployment ----------------------------------------------------------------------------------
     def deploy(self) -> None:

@@ -3,15 +3,23 @@
 The run is claimed first (a duplicate delivery or a cancelled run does nothing), then `ml.train.fit`
 trains into MEDIA_ROOT/runs/<pk>/ while a heartbeat thread keeps the row's heartbeat fresh and watches
 for a cancel; the best checkpoint is then scored on PublicTest and PrivateTest.
+
+A worker cut off from the database cannot tell the sweep it is alive, and after
+TRAINING_STALE_AFTER_SECONDS the sweep fails the run, which may then be resumed elsewhere. So the
+worker holds the run on a lease: when no heartbeat has reached the database for half that time, it
+stops at the next batch and writes nothing more to the run (row, log or checkpoint), before the sweep
+could have given the run away.
 """
 from __future__ import annotations
 
 import logging
 import socket
+import time
 import traceback
 from pathlib import Path
 
 from django.conf import settings
+from django.db import InterfaceError, OperationalError, close_old_connections
 from django.utils import timezone
 
 from emotions.infra.heartbeat import Heartbeat
@@ -22,6 +30,8 @@ from emotions.training.models import TrainingRun
 logger = logging.getLogger(__name__)
 
 CANCEL_POLL_SECONDS = 1.0
+RECORD_RETRY_SECONDS = 1.0
+LEASE_SHARE = 0.5  # of TRAINING_STALE_AFTER_SECONDS: the rest is the margin for the epoch under way to stop
 
 
 def default_worker_name() -> str:
@@ -37,14 +47,18 @@ def execute_run(run_id: int, *, worker: str, echo=None) -> TrainingRun | None:
     if run is None:
         logger.info("run %s is gone; nothing to do", run_id)
         return None
+    claimed = time.monotonic()  # the lease starts when the claim, which sets the heartbeat, is sent
     if not run.mark_running(worker=worker):
         logger.info("run %s is %s, not queued; another delivery or a cancel got there first", run_id, run.status)
         return run
 
-    with RunLog(run, echo=echo) as log, RunHeartbeat(run) as heartbeat:
+    with RunLog(run, echo=echo) as log, RunHeartbeat(run, claimed) as heartbeat:
         try:
             _train(run, log, heartbeat)
         except Exception as error:
+            if heartbeat.lease_lost():
+                _let_go(run, log, heartbeat, None if isinstance(error, LeaseLost) else error)
+                return run
             log(traceback.format_exc())
             reason = f"{type(error).__name__}: {error}"
             run.mark_failed(reason)
@@ -73,13 +87,23 @@ def _train(run: TrainingRun, log, heartbeat: RunHeartbeat) -> None:
     log(f"run {run.pk} of {run.experiment.name!r} on {run.worker}, dataset {run.experiment.dataset.name!r}")
 
     def on_epoch(result) -> bool:
-        run.record_epoch(result)
-        return heartbeat.stop_requested.is_set()
+        while not heartbeat.lease_lost():
+            try:
+                recorded = run.record_epoch(result)  # False once the run is cancelled or was given up on
+            except (OperationalError, InterfaceError) as error:  # restarting, or out of reach: again, within the lease
+                logger.warning("run %s: epoch %s not recorded yet: %s", run.pk, result.epoch, error)
+                close_old_connections()
+                time.sleep(RECORD_RETRY_SECONDS)
+                continue
+            return not recorded or heartbeat.should_stop()
+        return True
 
     result = sources.train(  # ml's fit, or fine_tune for an ensemble to start from
         config, stores, run.out_dir,
-        on_epoch=on_epoch, should_stop=heartbeat.stop_requested.is_set, resume_from=resume_from, log=log,
+        on_epoch=on_epoch, should_stop=heartbeat.should_stop, resume_from=resume_from, log=log,
     )
+    if heartbeat.lease_lost():
+        raise LeaseLost()
     checkpoint = _media_name(result.best_checkpoint) if result.best_checkpoint else ""
     run.record_stop(result, checkpoint=checkpoint)
     if result.stop_reason == "cancelled":
@@ -104,6 +128,28 @@ def _train(run: TrainingRun, log, heartbeat: RunHeartbeat) -> None:
         log(f"finished training, but the run is {run.status} now; its outcome is left as it is")
 
 
+class LeaseLost(Exception):
+    """The training loop stopped because no heartbeat reached the database in time."""
+
+
+def _let_go(run: TrainingRun, log: RunLog, heartbeat: RunHeartbeat, error: Exception | None = None) -> None:
+    """The lease ran out: the sweep may have given the run to another worker. Not another word to the run's
+    log; the row is marked failed only if it is still running (the database was slow, not gone)."""
+    log.detach()
+    silent = heartbeat.seconds_since_confirmed()
+    why = f" ({type(error).__name__}: {error})" if error is not None else ""
+    logger.warning(
+        "run %s let go: no heartbeat reached the database for %.0fs%s, so the sweep may give the run to another "
+        "worker; nothing more is written to it", run.pk, silent, why,
+    )
+    reason = (f"The worker {run.worker} lost the database for {silent:.0f}s and stopped, so as not to write beside "
+              f"a worker that may have taken the run over. It can be resumed from its last checkpoint.")
+    try:
+        run.mark_failed(reason)
+    except Exception as failure:  # still unreachable: the sweep will say it
+        logger.warning("run %s: could not record that it was let go: %s", run.pk, failure)
+
+
 def _media_name(path: Path) -> str:
     return Path(path).resolve().relative_to(Path(settings.MEDIA_ROOT).resolve()).as_posix()
 
@@ -115,6 +161,7 @@ class RunLog:
         self.path = Path(settings.MEDIA_ROOT) / run.log_file.name
         self.echo = echo
         self.handle = None
+        self.detached = False
 
     def __enter__(self):
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -123,11 +170,17 @@ class RunLog:
 
     def __call__(self, line: str) -> None:
         line = str(line).rstrip("\n")
-        self.handle.write(f"{timezone.now():%Y-%m-%d %H:%M:%S} {line}\n")
+        if not self.detached:
+            self.handle.write(f"{timezone.now():%Y-%m-%d %H:%M:%S} {line}\n")
         if self.echo is not None:
             self.echo(line)
         else:
             logger.info(line)
+
+    def detach(self) -> None:
+        """From now on lines go to `echo` or the logger only: the run's file is no longer this worker's."""
+        self.detached = True
+        self.handle.close()
 
     def __exit__(self, *exc_info):
         self.handle.close()
@@ -136,17 +189,38 @@ class RunLog:
 class RunHeartbeat(Heartbeat):
     """Beats the run's heartbeat every TRAINING_HEARTBEAT_SECONDS and, between beats, looks every second for
     a cancel. A killed worker stops beating, and the sweep marks its run failed once the heartbeat is
-    TRAINING_STALE_AFTER_SECONDS old."""
+    TRAINING_STALE_AFTER_SECONDS old.
 
-    def __init__(self, run: TrainingRun):
+    The lease: `lease_lost()` once no beat sent within the last LEASE_SHARE of that time has reached the
+    database. Measured on this host's monotonic clock from when the last good beat was sent, which is no
+    later than the time the database stamped on it, so the worker stops before the sweep can see it stale
+    (and a beat stuck on a dead connection counts for nothing)."""
+
+    def __init__(self, run: TrainingRun, claimed: float | None = None):
         self.run = run
         self.beat_every = settings.TRAINING_HEARTBEAT_SECONDS
         self.since_beat = 0.0
+        self.lease_seconds = settings.TRAINING_STALE_AFTER_SECONDS * LEASE_SHARE
+        self.confirmed = time.monotonic() if claimed is None else claimed
         super().__init__(f"heartbeat-run-{run.pk}", min(CANCEL_POLL_SECONDS, self.beat_every))
 
     def still_wanted(self) -> bool:
         self.since_beat += self.poll_seconds
         if self.since_beat >= self.beat_every:
             self.since_beat = 0.0
-            return self.run.beat()
+            sent = time.monotonic()
+            if not self.run.beat():
+                return False
+            self.confirmed = sent
+            return True
         return TrainingRun.objects.filter(pk=self.run.pk, status=TrainingRun.Status.RUNNING).exists()
+
+    def seconds_since_confirmed(self) -> float:
+        return time.monotonic() - self.confirmed
+
+    def lease_lost(self) -> bool:
+        return self.seconds_since_confirmed() > self.lease_seconds
+
+    def should_stop(self) -> bool:
+        """Asked by the training loop before every batch: cancelled, given up on, or the lease ran out."""
+        return self.stop_requested.is_set() or self.lease_lost()

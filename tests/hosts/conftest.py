@@ -30,6 +30,7 @@ from hosts_support import (
     Sql,
     Unit,
     clean_leftovers,
+    finish,
     postgres_bin_dir,
     wait_for,
     why_hosts_cannot_be_made,
@@ -42,9 +43,10 @@ CLOCK_OFFSET = "-5m"  # gpu2's clock runs five minutes behind everybody else's
 # Shortened through the settings' own variables: a silent host is noticed in seconds, not minutes.
 TIMINGS = {
     "TRAINING_HEARTBEAT_SECONDS": "1",
-    "TRAINING_STALE_AFTER_SECONDS": "8",
+    "TRAINING_STALE_AFTER_SECONDS": "12",
     "SWEEP_INTERVAL_SECONDS": "1",
     "INFERENCE_STALE_SECONDS": "10",
+    "DATABASE_TIMEOUT_SECONDS": "5",
 }
 
 
@@ -94,8 +96,13 @@ class Site:
             "CSRF_TRUSTED_ORIGINS": f"https://{SITE}",
             "SECURE_PROXY_SSL_HEADER": "1",
             **TIMINGS,
-            "INFERENCE_CONCURRENCY": "1",  # two cores for six hosts
+            # Two cores for six hosts: one thread per process, or OpenMP's threads spin against each other.
+            "OMP_NUM_THREADS": "1",
+            "INFERENCE_THREADS": "1",
+            "INFERENCE_CONCURRENCY": "1",
             "WEB_WORKERS": "1",
+            # A ferlite of width 8 as the shipped model: loaded in a moment on every host that predicts.
+            "SHIPPED_MODEL_PATH": str(self.run_dir / "weights" / "default.pt"),
         }
         if host.name == "web":
             env["WEB_BIND"] = f"{host.address}:8000"
@@ -121,17 +128,19 @@ class Site:
         unit = Unit.read("fer-release.service")
         return unit.commands(web, unit.env(web, self.site_env(web)))
 
-    def manage(self, *args: str, extra_env: dict | None = None) -> str:
-        """`python manage.py ...` on the web host, as the release unit runs it: an operator's command."""
+    def manage(self, *args: str, extra_env: dict | None = None) -> stack.Child:
+        """Start `python manage.py ...` on the web host, as the release unit runs it: an operator's command
+        (hosts_support.finish waits for it)."""
         web = self.hosts["web"]
         unit = Unit.read("fer-release.service")
         python, manage_py = self.release_commands()[0][:2]
-        return web.run(f"manage-{args[0]}", [python, manage_py, *args], {**unit.env(web, self.site_env(web)), **(extra_env or {})})
+        return web.start(f"manage-{args[0]}", [python, manage_py, *args],
+                         {**unit.env(web, self.site_env(web)), **(extra_env or {})})
 
     def worker_log(self, name: str) -> str:
         return self.services[name].log_text()
 
-    def logs_tail(self, lines: int = 40) -> str:
+    def logs_tail(self, lines: int = 25) -> str:
         out = []
         for log in sorted((self.run_dir / "logs").glob("*.log")):
             text = log.read_text(errors="replace").splitlines()[-lines:]
@@ -189,27 +198,33 @@ def _start(site: Site) -> None:
     site.db.create_database()
 
     migrate, collectstatic, check = (argv[2:] for argv in site.release_commands())
-    site.manage(*migrate)
-    # The workers need the tables (their start-up sweep reads them); the web server its static files.
-    site.start_service("fer-inference.service", "cpu")
-    site.start_service("fer-beat.service", "cpu")
-    site.start_service("fer-training@.service", "gpu1", instance="0")
-    site.start_service("fer-training@.service", "gpu2", instance="0")
-    site.manage(*collectstatic)
-    site.start_service("fer-web.service", "web")
-    site.manage(*check)
-    site.manage("createsuperuser", "--noinput", extra_env={
-        "DJANGO_SUPERUSER_USERNAME": STAFF[0], "DJANGO_SUPERUSER_PASSWORD": STAFF[1],
-        "DJANGO_SUPERUSER_EMAIL": "operator@example.test"})
+    finish(site.manage(*migrate))
+    # Then all at once (the machine's two cores are shared with whatever else runs): the workers, which
+    # read the tables as they start, and the operator's other commands; the web server once its static
+    # files are collected.
+    for unit, host, instance in (("fer-inference.service", "cpu", ""), ("fer-beat.service", "cpu", ""),
+                                 ("fer-training@.service", "gpu1", "0"), ("fer-training@.service", "gpu2", "0")):
+        site.start_service(unit, host, instance)
     csv = site.run_dir / "noise.csv"
     write_noise_csv(csv)
-    site.manage("import_fer2013", str(csv), "--name", "noise", "--no-results")
+    save_tiny_checkpoint(site.run_dir / "weights" / "default.pt")
+    one_offs = [
+        site.manage(*check),
+        site.manage("createsuperuser", "--noinput", extra_env={
+            "DJANGO_SUPERUSER_USERNAME": STAFF[0], "DJANGO_SUPERUSER_PASSWORD": STAFF[1],
+            "DJANGO_SUPERUSER_EMAIL": "operator@example.test"}),
+        site.manage("import_fer2013", str(csv), "--name", "noise", "--no-results"),
+    ]
+    finish(site.manage(*collectstatic))
+    site.start_service("fer-web.service", "web")
+    for child in one_offs:
+        finish(child)
 
     for name in ("cpu inference", "gpu1 training", "gpu2 training"):
         child = site.service(name)
-        wait_for(lambda: " ready." in child.log_text() or not child.running, 180, f"the {name} worker to start")
+        wait_for(lambda: " ready." in child.log_text() or not child.running, 300, f"the {name} worker to start")
         assert child.running, child.log_text()
-    wait_for(lambda: _answers(site), 120, lambda: f"the web server to answer:\n{site.service('web web').last_output()}")
+    wait_for(lambda: _answers(site), 300, lambda: f"the web server to answer:\n{site.service('web web').last_output()}")
     site.staff.log_in(*STAFF)
 
 
@@ -229,6 +244,19 @@ def write_noise_csv(path: Path, train: int = 420, test: int = 70, seed: int = 0)
             pixels = " ".join(map(str, rng.integers(0, 256, 48 * 48)))
             lines.append(f"{index % 7},{pixels},{usage}")
     path.write_text("\n".join(lines) + "\n")
+
+
+def save_tiny_checkpoint(path: Path) -> Path:
+    """A ferlite of width 8 with seeded random weights, in the layout ml's load_model reads."""
+    import torch
+
+    from ml.classes import FER_CLASSES
+    from ml.models import create_model
+    from ml.train.checkpoint import checkpoint_payload, save_checkpoint
+
+    torch.manual_seed(0)
+    model = create_model("ferlite", num_classes=len(FER_CLASSES), width=8)
+    return save_checkpoint(checkpoint_payload(model, name="ferlite", options={"width": 8}, class_names=FER_CLASSES), path)
 
 
 @pytest.fixture(autouse=True)

@@ -236,15 +236,19 @@ class Host:
 
     def run(self, name: str, argv: list[str], env: dict[str, str], timeout: float = 300) -> str:
         """A one-off command to its end; its output, or AssertionError with it when it fails."""
-        child = self.start(name, argv, env)
-        try:
-            child.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            raise AssertionError(f"{child.name} ran past {timeout:.0f}s:\n{child.last_output()}") from None
-        output = child.log_text()
-        assert child.process.returncode == 0, f"{child.name} {stack.describe_exit(child.process.returncode)}:\n{output}"
-        return output
+        return finish(self.start(name, argv, env), timeout)
+
+
+def finish(child: stack.Child, timeout: float = 300) -> str:
+    """Wait for a one-off command started with Host.start; its output, or AssertionError with it."""
+    try:
+        child.process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        raise AssertionError(f"{child.name} ran past {timeout:.0f}s:\n{child.last_output()}") from None
+    output = child.log_text()
+    assert child.process.returncode == 0, f"{child.name} {stack.describe_exit(child.process.returncode)}:\n{output}"
+    return output
 
 
 # The units in deploy/ ----------------------------------------------------------------------------------
