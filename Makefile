@@ -11,7 +11,7 @@ export FER2013_ZIP
 FERPLUS_VOTES ?= $(wildcard $(CURDIR)/../shared/data/ferplus/ferplus_votes.csv)
 export FERPLUS_VOTES
 
-.PHONY: install run test migrate clean browsers postgresql
+.PHONY: install run test migrate clean browsers postgresql faketime
 
 $(INSTALLED): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -41,8 +41,15 @@ postgresql:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; \
 	  else echo "PostgreSQL is missing: run 'sudo apt-get install postgresql' for the database tests"; fi; }
 
+# Debian's faketime for the hosts tests (tests/hosts), which put one host's clock minutes off.
+faketime:
+	@command -v faketime >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime; \
+	  else echo "faketime is missing: run 'sudo apt-get install faketime' for the hosts tests"; fi; }
+
 # The whole suite on SQLite (the embedded default), then the database-facing tests again on PostgreSQL.
-test: install browsers postgresql
+test: install browsers postgresql faketime
 	$(PY) -m pytest
 	$(PY) -m pytest -m database --database=postgresql
 
