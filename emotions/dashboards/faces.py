@@ -12,7 +12,12 @@ from emotions.training.models import Dataset
 
 
 def load_store(dataset: Dataset):
-    """The dataset's FerStore, loaded once per process and again only when its file changes."""
+    """The dataset's FerStore, loaded once per process and again only when its file changes (the corrections':
+    built from their rows, again only when they change)."""
+    if dataset.kind == Dataset.Kind.CORRECTIONS:
+        from emotions.photo_sets.corrections import cached_corrections_store
+
+        return cached_corrections_store(dataset)
     path = dataset.store_path
     return _load(str(path), path.stat().st_mtime_ns)
 

@@ -5,7 +5,7 @@ are derived (parameters); a leaderboard holds hundreds of runs, not millions.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.db.models import Q, QuerySet, Sum
 
@@ -34,15 +34,37 @@ SORTS = {
     "device": "Device",
 }
 DEFAULT_SORT = "-private_accuracy"
+# And one column per evaluation set (emotions.photo_sets): accuracy on its PrivateTest photos, keyed eval_<pk>.
+EVALUATION_PREFIX = "eval_"
 # Columns whose first click sorts biggest first (scores, sizes, times, newest run); names go A to Z.
 BIGGEST_FIRST = {"run", "parameters", "public_accuracy", "public_macro_f1", "private_accuracy", "private_macro_f1",
                  "public_ferplus_accuracy", "private_ferplus_accuracy", "private_ferplus_macro_f1", "training_seconds"}
+
+
+def evaluation_columns() -> dict[str, str]:
+    """{sort key: heading}, one column per evaluation set, by name."""
+    from emotions.photo_sets.evaluations import evaluation_sets
+
+    return {f"{EVALUATION_PREFIX}{dataset.pk}": f"{dataset.name} acc." for dataset in evaluation_sets()}
+
+
+def sorts() -> dict[str, str]:
+    """Every sortable column: the fixed ones, then the evaluation sets'."""
+    return {**SORTS, **evaluation_columns()}
 
 
 @dataclass
 class LeaderboardRow:
     run: TrainingRun
     training_seconds: float | None
+    # {evaluation set pk: metrics on its PrivateTest photos} (emotions.photo_sets.RunEvaluation)
+    evaluations: dict[int, dict] = field(default_factory=dict)
+    evaluation_set_ids: list[int] = field(default_factory=list)
+
+    @property
+    def evaluation_scores(self) -> list[dict]:
+        """One cell per evaluation set column, in the columns' order: {accuracy, macro_f1} or empty."""
+        return [self.evaluations.get(pk, {}) for pk in self.evaluation_set_ids]
 
     @property
     def experiment(self) -> str:
@@ -107,6 +129,8 @@ class LeaderboardRow:
         return self._metric((self.run.private_test_metrics or {}).get("ferplus"), "macro_f1")
 
     def sort_value(self, key: str):
+        if key.startswith(EVALUATION_PREFIX):
+            return self.evaluations.get(int(key[len(EVALUATION_PREFIX):]), {}).get("accuracy")
         return self.run.pk if key == "run" else getattr(self, key)
 
 
@@ -145,25 +169,43 @@ class Filters:
         return any((self.status, self.architecture, self.dataset, self.q))
 
 
-def parse_sort(value: str) -> tuple[str, bool]:
+def parse_sort(value: str, columns: dict[str, str] | None = None) -> tuple[str, bool]:
     """'-private_accuracy' -> ('private_accuracy', True); anything unknown gives the default order."""
     key, descending = value.lstrip("-"), value.startswith("-")
-    if key not in SORTS:
-        return parse_sort(DEFAULT_SORT)
+    if key not in (columns if columns is not None else sorts()):
+        return parse_sort(DEFAULT_SORT, SORTS)
     return key, descending
 
 
-def leaderboard_rows(filters: Filters, sort: str = DEFAULT_SORT) -> list[LeaderboardRow]:
+def leaderboard_rows(filters: Filters, sort: str = DEFAULT_SORT, columns: dict[str, str] | None = None) -> list[LeaderboardRow]:
+    """`columns`: sorts(), where the caller has them already."""
+    columns = sorts() if columns is None else columns
     runs = filters.apply(
         TrainingRun.objects.select_related("experiment__dataset").annotate(training_seconds=Sum("epoch_metrics__seconds"))
     )
     rows = [LeaderboardRow(run, run.training_seconds) for run in runs]
-    return sort_rows(rows, sort)
+    _add_evaluations(rows, [int(key[len(EVALUATION_PREFIX):]) for key in columns if key.startswith(EVALUATION_PREFIX)])
+    return sort_rows(rows, sort, columns)
 
 
-def sort_rows(rows: list[LeaderboardRow], sort: str) -> list[LeaderboardRow]:
+def _add_evaluations(rows: list[LeaderboardRow], set_ids: list[int]) -> None:
+    from emotions.photo_sets.models import RunEvaluation
+
+    if not set_ids:
+        return
+    by_run = {row.run.pk: row for row in rows}
+    scored = RunEvaluation.objects.filter(status=RunEvaluation.Status.DONE, dataset_id__in=set_ids,
+                                          run_id__in=list(by_run)).values_list("run_id", "dataset_id", "metrics")
+    for row in rows:
+        row.evaluation_set_ids = set_ids
+    for run_id, dataset_id, metrics in scored:
+        by_run[run_id].evaluations[dataset_id] = {"accuracy": metrics.get("accuracy"), "macro_f1": metrics.get("macro_f1"),
+                                                  "num_samples": metrics.get("num_samples")}
+
+
+def sort_rows(rows: list[LeaderboardRow], sort: str, columns: dict[str, str] | None = None) -> list[LeaderboardRow]:
     """Sorted by `sort` ('key' or '-key'); rows without a value (no test metrics yet) always go last."""
-    key, descending = parse_sort(sort)
+    key, descending = parse_sort(sort, columns)
     present = [row for row in rows if row.sort_value(key) not in (None, "")]
     missing = [row for row in rows if row.sort_value(key) in (None, "")]
 
@@ -177,13 +219,14 @@ def sort_rows(rows: list[LeaderboardRow], sort: str) -> list[LeaderboardRow]:
     return present + missing
 
 
-def column_headers(query, sort: str) -> list[dict]:
+def column_headers(query, sort: str, columns: dict[str, str] | None = None) -> list[dict]:
     """Each sortable column's label and link: the same filters, sorted by it (again: the other way)."""
-    current, descending = parse_sort(sort)
+    columns = sorts() if columns is None else columns
+    current, descending = parse_sort(sort, columns)
     headers = []
-    for key, label in SORTS.items():
+    for key, label in columns.items():
         params = query.copy()
-        sort_descending = not descending if key == current else key in BIGGEST_FIRST
+        sort_descending = not descending if key == current else key in BIGGEST_FIRST or key.startswith(EVALUATION_PREFIX)
         params["sort"] = f"-{key}" if sort_descending else key
         headers.append({
             "key": key, "label": label, "url": "?" + params.urlencode(),

@@ -16,10 +16,12 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 from django.db import transaction
+from django.db.models import Count, Max
 from django.utils import timezone
 
 from emotions.photo_sets.models import FACE_SIZE, Correction
@@ -180,6 +182,18 @@ def corrections_store(dataset: Dataset | None = None):
         Dataset.objects.filter(pk=dataset.pk).update(counts=counts, source_checksum=store.source_checksum)
         dataset.counts = counts
     return store
+
+
+def cached_corrections_store(dataset: Dataset):
+    """corrections_store, built again only when a correction was added, changed or dropped (the pages that
+    show its faces ask for it once per face)."""
+    fingerprint = Correction.objects.aggregate(count=Count("pk"), last=Max("pk"), changed=Max("updated_at"))
+    return _cached_store(dataset.pk, tuple(fingerprint.values()))
+
+
+@lru_cache(maxsize=1)
+def _cached_store(dataset_id: int, fingerprint: tuple):
+    return corrections_store(Dataset.objects.get(pk=dataset_id))
 
 
 def png_bytes(correction: Correction) -> bytes:

@@ -211,6 +211,10 @@ def record_finished_run(finished: FinishedRun, dataset: Dataset) -> tuple[Traini
             run.public_test_metrics = evaluations["public_test"]
             run.private_test_metrics = evaluations["private_test"]
             run.save()
+            if run.checkpoint:  # scored on the evaluation sets' photos too, once committed
+                from emotions.photo_sets.evaluations import evaluate_run_later
+
+                evaluate_run_later(run)
     except BaseException:
         if run_dir is not None:
             shutil.rmtree(run_dir, ignore_errors=True)  # nothing half-written outlives the rolled-back row

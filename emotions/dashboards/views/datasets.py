@@ -9,6 +9,7 @@ from emotions.dashboards.access import dashboard_view
 from emotions.dashboards.augmentation import augmented_copies, default_recipe
 from emotions.dashboards.disagreement import cell_faces, disagreement_table, parse_cell
 from emotions.dashboards.faces import load_store, png_bytes, png_data_uri, sample_indices
+from emotions.dashboards.photo_report import photo_report
 from emotions.training import configs
 from emotions.training.models import Dataset
 
@@ -29,14 +30,22 @@ def dataset_list(request):
     return render(request, "emotions/dataset_list.html", {"datasets": Dataset.objects.all()})
 
 
+def _faces_private(request, dataset: Dataset) -> bool:
+    """The corrections' faces are uploaders' own: staff see them (as in the admin), other users the counts."""
+    return dataset.kind == Dataset.Kind.CORRECTIONS and not request.user.is_staff
+
+
 @dashboard_view
 def dataset_detail(request, pk: int):
     dataset = get_object_or_404(Dataset, pk=pk)
-    store = _load_store_or_none(dataset)
+    faces_private = _faces_private(request, dataset)
+    store = None if faces_private else _load_store_or_none(dataset)
     context = {
         "dataset": dataset,
         "counts_chart": charts.embed(charts.class_counts(dataset.counts, dataset.class_names)),
         "store_missing": store is None,
+        "faces_private": faces_private,
+        "photo_report": photo_report(dataset),
     }
     if store is not None:
         samples = sample_indices(store)
@@ -78,7 +87,8 @@ def _augmentation_preview(request, store, samples) -> dict:
 @dashboard_view
 @cache_control(private=True, max_age=3600)  # a store's faces never change; a new import is a new dataset
 def dataset_face(request, pk: int, index: int):
-    store = _load_store_or_none(get_object_or_404(Dataset, pk=pk))
+    dataset = get_object_or_404(Dataset, pk=pk)
+    store = None if _faces_private(request, dataset) else _load_store_or_none(dataset)
     if store is None or index >= len(store):
         raise Http404("No such face.")
     return HttpResponse(png_bytes(store.images[index]), content_type="image/png")

@@ -4,7 +4,7 @@ from django.shortcuts import render
 from emotions import charts
 from emotions.dashboards.access import dashboard_view
 from emotions.dashboards.config_table import config_rows
-from emotions.dashboards.leaderboard import DEFAULT_SORT, Filters, column_headers, leaderboard_rows
+from emotions.dashboards.leaderboard import DEFAULT_SORT, Filters, column_headers, leaderboard_rows, sorts
 from emotions.training.models import Dataset, TrainingRun
 
 
@@ -17,15 +17,16 @@ def leaderboard(request):
 
     filters = Filters.from_query(request.GET)
     sort = request.GET.get("sort", DEFAULT_SORT)
+    columns = sorts()  # the fixed columns and one per evaluation set
     try:
         serving = serving_model()
     except NoModelAvailable:
         serving = None
     return render(request, "emotions/leaderboard.html", {
         "serving": serving,
-        "rows": leaderboard_rows(filters, sort),
+        "rows": leaderboard_rows(filters, sort, columns),
         "filters": filters,
-        "headers": column_headers(request.GET, sort),
+        "headers": column_headers(request.GET, sort, columns),
         "statuses": TrainingRun.Status.choices,
         "architectures": list_models(),
         "datasets": Dataset.objects.only("pk", "name"),

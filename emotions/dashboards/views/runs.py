@@ -37,6 +37,21 @@ def _photo_evaluations(run: TrainingRun) -> list[dict]:
     return summary_rows(photo_evaluations(run))
 
 
+def _evaluation_sets(run: TrainingRun) -> list[dict]:
+    """The run's scores on each evaluation set's held-out photos (emotions.photo_sets), with their charts."""
+    from emotions.photo_sets.evaluations import evaluations_of
+
+    sets = []
+    for evaluation in evaluations_of(run):
+        row = {"evaluation": evaluation, "dataset": evaluation.dataset, "metrics": evaluation.metrics,
+               "chart_id": f"chart-set-{evaluation.dataset_id}"}
+        if evaluation.status == evaluation.Status.DONE and evaluation.metrics:
+            bars, confusion = charts.evaluation_set_charts(evaluation.metrics, evaluation.dataset.name)
+            row.update(per_class=charts.embed(bars), confusion=charts.embed(confusion))
+        sets.append(row)
+    return sets
+
+
 SPLIT_NAMES = {"public_test": "PublicTest", "private_test": "PrivateTest"}
 LABEL_SETS = {"fer2013": "FER2013", "ferplus": "FER+ majority"}
 
@@ -85,6 +100,7 @@ def run_detail(request, pk: int):
         "training_seconds": sum(row.seconds for row in epochs),
         "has_tensorboard": tensorboard_dir(run) is not None,
         "photo_evaluations": _photo_evaluations(run),
+        "evaluation_sets": _evaluation_sets(run),
     })
 
 

@@ -102,5 +102,5 @@ def test_the_leaderboard_takes_a_fixed_number_of_queries(member_client, runs, fe
                                                           django_assert_max_num_queries):
     for _ in range(20):
         add_epochs(make_run(ferlite_experiment, public_test_metrics=FAIR, private_test_metrics=FAIR), 3)
-    with django_assert_max_num_queries(7):  # 2 of them find the model serving uploads
+    with django_assert_max_num_queries(8):  # 2 of them find the model serving uploads, 1 the evaluation sets
         assert member_client.get("/experiments/").status_code == 200

@@ -119,7 +119,7 @@ def test_a_run_of_200_epochs_renders_in_a_fixed_number_of_queries(member_client,
     run = make_run(ferlite_experiment, epoch=200, epochs=200, best_epoch=150, public_test_metrics=metrics,
                    private_test_metrics=metrics)
     add_epochs(run, 200, best=150)
-    with django_assert_max_num_queries(4):  # session, user, run, epochs
+    with django_assert_max_num_queries(5):  # session, user, run, epochs, its scores on the evaluation sets
         response = member_client.get(f"/runs/{run.pk}/")
     assert response.status_code == 200
     assert len(embedded_figure(response, "chart-loss")["data"][1]["y"]) == 200
