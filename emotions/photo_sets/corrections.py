@@ -73,12 +73,10 @@ def correct_face(upload: Upload, index: int, label: str) -> Correction | None:
         if not locked.learn_from_corrections:
             return None
         corrections_dataset()  # made with the first face kept
-        now = timezone.now()
-        correction, created = Correction.objects.update_or_create(
+        face = face_pixels(locked, index).tobytes()  # the face as it is now (a whole-image retry changes it)
+        correction, _ = Correction.objects.update_or_create(
             upload=locked, face_index=index,
-            defaults={"label": label, "owner_id": locked.owner_id, "updated_at": now},
-            create_defaults={"label": label, "owner_id": locked.owner_id, "updated_at": now, "created_at": now,
-                             "face": face_pixels(locked, index).tobytes()},
+            defaults={"label": label, "owner_id": locked.owner_id, "face": face, "updated_at": timezone.now()},
         )
         refresh_counts()
     return correction

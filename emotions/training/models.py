@@ -139,6 +139,12 @@ class ExperimentDataset(models.Model):
     def clean(self) -> None:
         if self.weight is not None and self.weight < 0:
             raise ValidationError({"weight": "A weight cannot be negative."})
+        try:
+            experiment = self.experiment  # in the admin, the experiment being saved with it
+        except Experiment.DoesNotExist:
+            return
+        if self.dataset_id is not None and self.dataset_id == experiment.dataset_id:
+            raise ValidationError({"dataset": "The experiment's own dataset trains already, with its weight above."})
 
 
 class TrainingRunQuerySet(models.QuerySet):

@@ -161,3 +161,14 @@ def test_a_run_that_cannot_be_started_from_is_refused(staff_client, noise_datase
     })
     assert response.status_code == 200
     assert "start_from" in response.context["adminform"].form.errors
+
+
+def test_the_experiments_own_dataset_is_not_added_twice(staff_client, noise_dataset):
+    response = staff_client.post("/admin/emotions/experiment/add/", {
+        "name": "twice", "description": "", "dataset": noise_dataset.pk, "preset": "seed002_cnn3", "config": "",
+        "runs-TOTAL_FORMS": "0", "runs-INITIAL_FORMS": "0",
+        "extra_datasets-TOTAL_FORMS": "1", "extra_datasets-INITIAL_FORMS": "0",
+        "extra_datasets-0-dataset": noise_dataset.pk, "extra_datasets-0-weight": "1", "extra_datasets-0-position": "0",
+    })
+    assert response.status_code == 200
+    assert "The experiment&#x27;s own dataset trains already" in response.content.decode()
