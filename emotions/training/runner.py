@@ -13,6 +13,8 @@ could have given the run away.
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 import socket
 import time
 import traceback
@@ -104,18 +106,19 @@ def _train(run: TrainingRun, log, heartbeat: RunHeartbeat) -> None:
     )
     if heartbeat.lease_lost():
         raise LeaseLost()
-    checkpoint = _media_name(result.best_checkpoint) if result.best_checkpoint else ""
+    best = result.best_checkpoint or _best_before_resuming(run)
+    checkpoint = _media_name(best) if best else ""
     run.record_stop(result, checkpoint=checkpoint)
     if result.stop_reason == "cancelled":
         log(f"cancelled after {result.epochs_run} epoch(s); last checkpoint kept for a resume")
         return
-    if result.best_checkpoint is None:
+    if best is None:
         raise RuntimeError("training finished without completing an epoch, so there is no checkpoint")
 
     # Scored on the data fit() trained on: the same classes, and for a quick run the same sample.
     eval_store = prepare_store(config, stores[0])
     metrics = {
-        split: evaluate_checkpoint(result.best_checkpoint, eval_store, split=split, device=config.device)
+        split: evaluate_checkpoint(best, eval_store, split=split, device=config.device)
         for split in ("public_test", "private_test")
     }
     if run.mark_succeeded(public_test_metrics=metrics["public_test"], private_test_metrics=metrics["private_test"]):
@@ -126,6 +129,22 @@ def _train(run: TrainingRun, log, heartbeat: RunHeartbeat) -> None:
         evaluate_run_later(run)  # and on each evaluation set's photos, by an inference worker
     else:
         log(f"finished training, but the run is {run.status} now; its outcome is left as it is")
+
+
+def _best_before_resuming(run: TrainingRun) -> Path | None:
+    """A resumed run none of whose epochs beat the best one before it (the loop carries the best score on)
+    has that epoch's weights as its own: copied into its folder from the run that saved them."""
+    previous = run.resumed_from
+    while previous is not None:
+        saved = previous.out_dir / "best.pt"
+        if saved.is_file():
+            own = run.out_dir / "best.pt"
+            partial = own.with_name("best.pt.partial")
+            shutil.copyfile(saved, partial)
+            os.replace(partial, own)
+            return own
+        previous = previous.resumed_from
+    return None
 
 
 class LeaseLost(Exception):

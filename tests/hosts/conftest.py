@@ -13,6 +13,7 @@ import io
 import os
 import secrets
 import shutil
+import signal
 import tempfile
 from pathlib import Path
 
@@ -171,6 +172,8 @@ def site(request):
     network = Network()
     client = None
     running = None
+    # A SIGTERM (a CI job cancelled, a `kill`) unwinds like Ctrl-C, so the finally below still runs.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         network.create()
         client = Client(network)
@@ -186,6 +189,11 @@ def site(request):
             client.close()
         network.destroy()
         shutil.rmtree(run_dir, ignore_errors=True)
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def _start(site: Site) -> None:

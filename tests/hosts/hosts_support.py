@@ -62,7 +62,14 @@ def why_hosts_cannot_be_made() -> str | None:
     made = ip("netns", "add", probe, check=False)
     if made.returncode:
         return f"cannot make a network namespace here: {made.stderr.strip()}"
-    ip("netns", "del", probe, check=False)
+    try:
+        for what, args in (("a bridge", ("link", "add", "br0", "type", "bridge")),
+                           ("a veth pair", ("link", "add", "probe0", "type", "veth", "peer", "name", "probe1"))):
+            made = ip("-n", probe, *args, check=False)
+            if made.returncode:
+                return f"cannot make {what} in a network namespace here: {made.stderr.strip()}"
+    finally:
+        ip("netns", "del", probe, check=False)
     return None
 
 

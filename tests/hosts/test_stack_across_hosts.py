@@ -97,17 +97,17 @@ def predicted(site, photo: bytes, timeout: float = 120) -> dict:
     return body
 
 
-def pin_training_to(site, host: str) -> None:
-    """Only `host`'s training worker takes runs from the queue (the other stops consuming it for now)."""
+def pin_training_to(site, host: str) -> str:
+    """Only `host`'s training worker takes runs from the queue: the other (returned) stops consuming it."""
     other = "gpu2" if host == "gpu1" else "gpu1"
     celery_control(site.client, site.redis.url(), "cancel_consumer", queue="training",
                    destination=[f"training-gpu0@{other}"])
+    return other
 
 
-def unpin_training(site) -> None:
-    for host in ("gpu1", "gpu2"):
-        celery_control(site.client, site.redis.url(), "add_consumer", queue="training",
-                       destination=[f"training-gpu0@{host}"])
+def unpin_training(site, other: str) -> None:
+    celery_control(site.client, site.redis.url(), "add_consumer", queue="training",
+                   destination=[f"training-gpu0@{other}"])
 
 
 # Photos ------------------------------------------------------------------------------------------------
@@ -137,7 +137,7 @@ def test_a_photo_uploaded_to_web_is_predicted_by_the_cpu_hosts_worker(site, phot
 
 # Training ------------------------------------------------------------------------------------------------
 def test_a_run_launched_from_the_admin_trains_on_a_gpu_host_and_shows_on_web(site):
-    experiment = add_experiment(site, "tiny on the hosts", epochs=6)
+    experiment = add_experiment(site, "tiny on the hosts", epochs=10)
     run_id, said = launch(site, experiment)
     assert said == [f"Run #{run_id} of tiny on the hosts is queued for training."]
 
@@ -159,7 +159,7 @@ def test_a_run_launched_from_the_admin_trains_on_a_gpu_host_and_shows_on_web(sit
     assert row["status"] == "succeeded", row
     assert row["worker"] in ("training-gpu0@gpu1", "training-gpu0@gpu2")
     assert row["checkpoint"] == f"runs/{run_id}/best.pt"  # relative to MEDIA_ROOT, wherever a host mounts it
-    assert epoch_metrics(site, run_id) == [1, 2, 3, 4, 5, 6]
+    assert epoch_metrics(site, run_id) == list(range(1, 11))
 
     download = site.staff.get(f"/runs/{run_id}/checkpoint.pt")
     assert download.status_code == 200
@@ -187,18 +187,24 @@ def run_files(site, run_id: int) -> dict[str, tuple[float, int]]:
     return {path.name: (path.stat().st_mtime, path.stat().st_size) for path in folder.iterdir() if path.is_file()}
 
 
+def epochs_lasting(site, seconds: float) -> int:
+    """About `seconds` of training, by the epochs this machine trained last (a busy machine is 10x slower)."""
+    measured = site.sql.one("SELECT avg(seconds) FROM emotions_epochmetric")[0] or 1.0
+    return int(min(80, max(6, seconds / measured)))
+
+
 def test_a_training_host_cut_off_mid_run_loses_it_to_the_sweep_and_the_run_resumes_on_the_other(site):
-    experiment = add_experiment(site, "long on the hosts", epochs=16)
-    pin_training_to(site, "gpu1")
+    epochs = epochs_lasting(site, 10)
+    experiment = add_experiment(site, "long on the hosts", epochs=epochs)
+    other = pin_training_to(site, "gpu1")
     try:
         run_id, _ = launch(site, experiment)
-        wait_for_run(site, run_id, lambda r: r["status"] == "running" and r["epoch"] >= 2, 120, "gpu1 to train two epochs")
+        wait_for_run(site, run_id, lambda r: r["status"] == "running" and r["epoch"] >= 1, 120, "gpu1 to train an epoch")
+        site.network.cut("gpu1")  # its worker goes on running, unaware
+        cut_at = time.time()
     finally:
-        unpin_training(site)
+        unpin_training(site, other)  # gpu2 takes runs again
     assert run_row(site, run_id)["worker"] == "training-gpu0@gpu1"
-
-    site.network.cut("gpu1")  # its worker goes on running, unaware
-    cut_at = time.time()
     lost = wait_for_run(site, run_id, lambda r: r["status"] != "running", 60, "the sweep to notice gpu1 went silent")
     assert lost["status"] == "failed", lost
     assert "training-gpu0@gpu1 stopped sending heartbeats" in lost["error"], lost["error"]
@@ -223,7 +229,7 @@ def test_a_training_host_cut_off_mid_run_loses_it_to_the_sweep_and_the_run_resum
     assert resuming[1] == str(site.hosts["gpu2"].media)  # gpu2's own mount of the shared folder
     resumed_at = int(resuming[2])
     assert resumed_at in (lost["epoch"] + 1, lost["epoch"] + 2)
-    assert epoch_metrics(site, resumed) == list(range(resumed_at, 17))
+    assert epoch_metrics(site, resumed) == list(range(resumed_at, epochs + 1))
     # gpu1's worker, back on the network, has let the run go without another word to it.
     gpu1 = site.service("gpu1 training")
     assert f"run {run_id} let go: no heartbeat reached the database" in gpu1.log_text()
@@ -299,8 +305,9 @@ def test_uploads_are_answered_while_the_broker_is_out_of_webs_reach_and_a_run_la
         site.network.heal("web", "broker")
     assert said == [f"Run #{run_id} of launched in a partition is saved, but the queue is unreachable (is Redis "
                     "running?). It will be sent when the queue is back; 'Send again' on the runs list retries now."]
+    # Answered by web itself, or by cpu's worker: the sweep there reaches the broker and sends it again.
     for status, body, seconds, text in answered:
-        assert status == 201 and body["status"] == "done" and body["predicted_by"] == "web", text
+        assert status == 201 and body["status"] == "done", text
     state["partition"] = (partitioned_for, [seconds for _, _, seconds, _ in answered])
     row = wait_for_run(site, run_id, lambda r: r["status"] not in ("queued", "running"), 180, "the run to be sent and trained")
     assert row["status"] == "succeeded" and row["sent_at"] is not None and row["queue_error"] == "", row
@@ -361,13 +368,13 @@ def test_a_host_whose_clock_is_minutes_off_is_judged_by_the_databases_clock(site
     if not site.clock_skewed:
         message = "needs faketime (Debian's faketime package; `make test` installs it) to put gpu2's clock off"
         pytest.fail(message) if os.environ.get("CI") else pytest.skip(message)
-    experiment = add_experiment(site, "on the host with the wrong clock", epochs=8)
-    pin_training_to(site, "gpu2")
+    experiment = add_experiment(site, "on the host with the wrong clock", epochs=epochs_lasting(site, 8))
+    other = pin_training_to(site, "gpu2")
     try:
         run_id, _ = launch(site, experiment)
         wait_for_run(site, run_id, lambda r: r["status"] == "running" and r["epoch"] >= 1, 120, "gpu2 to train an epoch")
     finally:
-        unpin_training(site)
+        unpin_training(site, other)
     assert run_row(site, run_id)["worker"] == "training-gpu0@gpu2"
 
     # gpu2 stamps its own log with its own clock, five minutes behind the database's.
