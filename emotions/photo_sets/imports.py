@@ -112,10 +112,9 @@ def run_photo_import(import_id: int, worker: str = "") -> PhotoImport | None:
     if photo_import is None or not photo_import.claim(worker):
         return photo_import
     unpacked = Path(tempfile.mkdtemp(prefix=f"photo-import-{photo_import.pk}-"))
-    dataset = None
+    dataset, failure = None, ""
     try:
-        archive = Path(photo_import.archive.path)
-        root = unpack_zip(archive, unpacked)
+        root = unpack_zip(Path(photo_import.archive.path), unpacked)
         photo_import.record_progress("finding the faces")
 
         def progress(done: int, total: int) -> None:
@@ -128,16 +127,18 @@ def run_photo_import(import_id: int, worker: str = "") -> PhotoImport | None:
             val_share=photo_import.val_share, seed=photo_import.seed, source_name=photo_import.archive_name,
             is_evaluation_set=photo_import.is_evaluation_set, progress=progress,
         )
-        if not photo_import.mark_succeeded(dataset):  # failed meanwhile by the sweep: leave no dataset behind
-            _drop(dataset)
     except (ArchiveRefused, DataImportError, ValidationError, ValueError) as error:
-        photo_import.mark_failed(_readable(error, unpacked, photo_import.archive_name))
+        failure = _readable(error, unpacked, photo_import.archive_name)
     except Exception as error:
         logger.exception("photo import %s failed", photo_import.pk)
-        photo_import.mark_failed(f"{type(error).__name__}: {_readable(error, unpacked, photo_import.archive_name)}")
-    finally:
+        failure = f"{type(error).__name__}: {_readable(error, unpacked, photo_import.archive_name)}"
+    finally:  # the zip and what it unpacked to go first, so an ended import has left nothing else behind
         remove_tree(unpacked)
         _remove_archive(photo_import)
+    if failure:
+        photo_import.mark_failed(failure)
+    elif not photo_import.mark_succeeded(dataset):  # failed meanwhile by the sweep: leave no dataset behind
+        _drop(dataset)
     photo_import.refresh_from_db()
     return photo_import
 
