@@ -125,7 +125,8 @@ def test_the_quantize_command_reports_both_scores_and_the_checkpoint_is_served_i
     int8 = run_ml("evaluate", "--checkpoint", tmp_path / "model_int8.pt", "--data", store, "--split", "public_test")
     as_float = run_ml("evaluate", "--checkpoint", tmp_path / "model_int8.pt", "--data", store, "--split",
                       "public_test", "--float")
-    assert int8.stdout.startswith("public_test (int8):") and as_float.stdout.startswith("public_test (float32):")
+    assert int8.stdout.startswith("public_test (int8), FER2013 labels:")
+    assert as_float.stdout.startswith("public_test (float32), FER2013 labels:")
 
     refused = run_ml("quantize", source, "--data", store, "--faces", 0)
     assert refused.returncode == 2 and "at least one face" in refused.stderr and "Traceback" not in refused.stderr
