@@ -177,7 +177,8 @@ def parse_sort(value: str, columns: dict[str, str] | None = None) -> tuple[str, 
     return key, descending
 
 
-def leaderboard_rows(filters: Filters, sort: str = DEFAULT_SORT, columns: dict[str, str] | None = None) -> list[LeaderboardRow]:
+def leaderboard_rows(filters: Filters, sort: str = DEFAULT_SORT,
+                     columns: dict[str, str] | None = None) -> list[LeaderboardRow]:
     """`columns`: sorts(), where the caller has them already."""
     columns = sorts() if columns is None else columns
     runs = filters.apply(
@@ -199,8 +200,7 @@ def _add_evaluations(rows: list[LeaderboardRow], set_ids: list[int]) -> None:
     for row in rows:
         row.evaluation_set_ids = set_ids
     for run_id, dataset_id, metrics in scored:
-        by_run[run_id].evaluations[dataset_id] = {"accuracy": metrics.get("accuracy"), "macro_f1": metrics.get("macro_f1"),
-                                                  "num_samples": metrics.get("num_samples")}
+        by_run[run_id].evaluations[dataset_id] = {key: metrics.get(key) for key in ("accuracy", "macro_f1", "num_samples")}
 
 
 def sort_rows(rows: list[LeaderboardRow], sort: str, columns: dict[str, str] | None = None) -> list[LeaderboardRow]:
@@ -226,7 +226,8 @@ def column_headers(query, sort: str, columns: dict[str, str] | None = None) -> l
     headers = []
     for key, label in columns.items():
         params = query.copy()
-        sort_descending = not descending if key == current else key in BIGGEST_FIRST or key.startswith(EVALUATION_PREFIX)
+        biggest_first = key in BIGGEST_FIRST or key.startswith(EVALUATION_PREFIX)
+        sort_descending = not descending if key == current else biggest_first
         params["sort"] = f"-{key}" if sort_descending else key
         headers.append({
             "key": key, "label": label, "url": "?" + params.urlencode(),

@@ -105,7 +105,8 @@ def unpack_zip(source: Path, target: Path) -> Path:
 def photo_root(folder: Path) -> Path:
     """The folder with labels.csv or the class sub-folders: a zip made by compressing a folder wraps them in it."""
     while not (folder / "labels.csv").is_file():
-        entries = [entry for entry in folder.iterdir() if not entry.name.startswith(".") and entry.name not in IGNORED_TOP]
+        entries = [entry for entry in folder.iterdir()
+                   if not entry.name.startswith(".") and entry.name not in IGNORED_TOP]
         if len(entries) != 1 or not entries[0].is_dir():
             break
         from ml.classes import FER_CLASSES

@@ -162,8 +162,8 @@ def corrections_store(dataset: Dataset | None = None):
     digest = hashlib.sha256()
     for pk, label, face in rows:
         digest.update(f"{pk}:{label}:".encode() + bytes(face))
-    images = (np.stack([np.frombuffer(bytes(face), dtype=np.uint8).reshape(FACE_SIZE, FACE_SIZE) for _, _, face in rows])
-              if rows else np.zeros((0, FACE_SIZE, FACE_SIZE), dtype=np.uint8))
+    faces = [np.frombuffer(bytes(face), dtype=np.uint8).reshape(FACE_SIZE, FACE_SIZE) for _, _, face in rows]
+    images = np.stack(faces) if faces else np.zeros((0, FACE_SIZE, FACE_SIZE), dtype=np.uint8)
     store = FerStore(
         images=images,
         labels=np.array([FER_CLASSES.index(label) for _, label, _ in rows], dtype=np.int64),

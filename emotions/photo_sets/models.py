@@ -41,7 +41,8 @@ class PhotoImport(models.Model):
     test_share = models.FloatField(default=0.2, help_text="Share of the photos held out for the test (PrivateTest).")
     val_share = models.FloatField(default=0.1, help_text="Share of the rest for validation (PublicTest).")
     seed = models.IntegerField(default=0)
-    is_evaluation_set = models.BooleanField(default=False, help_text="Mark the dataset an evaluation set once imported.")
+    is_evaluation_set = models.BooleanField(default=False,
+                                            help_text="Mark the dataset an evaluation set once imported.")
 
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
     step = models.CharField(max_length=200, blank=True)
