@@ -32,6 +32,8 @@ def media_files() -> list[str]:
 
 def test_staff_upload_a_zip_and_a_worker_imports_it(staff_client, staff, tmp_path, sent,
                                                    django_capture_on_commit_callbacks):
+    form = staff_client.get(ADD_URL).content.decode()
+    assert "Zip of the photo folder" in form and 'name="group_column"' in form
     data = zip_of(class_folders(tmp_path / "faces", per_class=5))
     with django_capture_on_commit_callbacks(execute=True):
         response = post_zip(staff_client, data, name="my faces")
