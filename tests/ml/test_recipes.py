@@ -57,7 +57,7 @@ def test_the_command_trains_each_recipe_evaluates_it_once_and_publishes_the_tabl
     assert [row["epoch"] for row in history] == [1, 2] and sum(row["is_best"] for row in history) >= 1
     table = (out / "results.md").read_text()
     assert table in ran.stdout
-    assert "| `tiny_a` | 50% test accuracy |" in table and "`tiny_b` (4 classes)" in table
+    assert "| `tiny_a` | fer2013 | 50% test accuracy |" in table and "`tiny_b` (4 classes)" in table
 
     # Run again: both are already measured, nothing retrains and the table is the same.
     best_written = (out / "tiny_a" / "best.pt").stat().st_mtime_ns
@@ -128,10 +128,10 @@ def test_the_table_names_device_time_and_notes():
         private_test_macro_f1=0.8019, public_test_accuracy=0.8, tta_hflip=True, limit=None, config={},
     )
     table = results_table([row]).splitlines()
-    assert table[0].startswith("| recipe | write-up reported | PrivateTest accuracy | PrivateTest macro-F1 |")
+    assert table[0].startswith("| recipe | labels learned | write-up reported | PrivateTest accuracy | PrivateTest macro-F1 |")
     assert table[2] == (
-        "| `seed003_resnet18_4class` (from scratch, no ImageNet weights; 4 classes; flip TTA) | not comparable "
-        "| 81.2% | 0.802 | 100 (61) | 72.0 min | cuda (NVIDIA H100) |"
+        "| `seed003_resnet18_4class` (from scratch, no ImageNet weights; 4 classes; flip TTA) | fer2013 | not comparable "
+        "| 81.2% | 0.802 | — | 100 (61) | 72.0 min | cuda (NVIDIA H100) |"
     )
 
 

@@ -110,15 +110,12 @@ def test_should_stop_cancels_before_the_next_batch(synthetic_store, tmp_path):
 
 
 def test_early_stopping_ends_a_run_that_stopped_improving(synthetic_store, tmp_path, monkeypatch):
-    real_validate = loop.validate
+    def rising_loss(self, criterion, logits):
+        rising_loss.calls += 1
+        return float(rising_loss.calls)
 
-    def validate_with_rising_loss(*args, **kwargs):
-        loss, y_true, y_pred = real_validate(*args, **kwargs)
-        validate_with_rising_loss.calls += 1
-        return float(validate_with_rising_loss.calls), y_true, y_pred
-
-    validate_with_rising_loss.calls = 0
-    monkeypatch.setattr(loop, "validate", validate_with_rising_loss)
+    rising_loss.calls = 0
+    monkeypatch.setattr(loop.ValidationLabels, "loss", rising_loss)
     result = fit(tiny_config(epochs=10, early_stopping_patience=2), synthetic_store, tmp_path, log=quiet)
     assert result.stop_reason == "early_stopping"
     assert result.epochs_run == 3
