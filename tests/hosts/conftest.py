@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from hosts_support import (
+    DEPLOY,
     PREFIX,
     SITE,
     Browser,
@@ -33,6 +34,7 @@ from hosts_support import (
     clean_leftovers,
     finish,
     postgres_bin_dir,
+    read_env_file,
     wait_for,
     why_hosts_cannot_be_made,
 )
@@ -88,15 +90,21 @@ class Site:
 
     # Configuration, as /etc/fer/fer.env on each host ------------------------------------------------
     def site_env(self, host: Host) -> dict[str, str]:
-        env = {
+        """deploy/fer.env.example filled in for this site and host, plus the shortened timings."""
+        example = read_env_file(DEPLOY / "fer.env.example")
+        filled = {
             "DATABASE_URL": self.db.url(),
             "REDIS_URL": self.redis.url(),
             "MEDIA_ROOT": str(host.media),
             "SECRET_KEY": self.secret_key,
             "ALLOWED_HOSTS": SITE,
             "CSRF_TRUSTED_ORIGINS": f"https://{SITE}",
-            "SECURE_PROXY_SSL_HEADER": "1",
-            **TIMINGS,
+            "WEB_BIND": f"{host.address}:8000",
+        }
+        assert set(filled) <= set(example), f"not in deploy/fer.env.example: {set(filled) - set(example)}"
+        assert all("CHANGE-ME" not in value for name, value in example.items() if name not in filled)
+        return {
+            **example, **filled, **TIMINGS,
             # Two cores for six hosts: one thread per process, or OpenMP's threads spin against each other.
             "OMP_NUM_THREADS": "1",
             "INFERENCE_THREADS": "1",
@@ -105,9 +113,6 @@ class Site:
             # A ferlite of width 8 as the shipped model: loaded in a moment on every host that predicts.
             "SHIPPED_MODEL_PATH": str(self.run_dir / "weights" / "default.pt"),
         }
-        if host.name == "web":
-            env["WEB_BIND"] = f"{host.address}:8000"
-        return env
 
     # Processes ------------------------------------------------------------------------------------
     def start_service(self, unit_name: str, host_name: str, instance: str = "") -> stack.Child:
@@ -202,29 +207,30 @@ def _start(site: Site) -> None:
     site.watchdog.track(site.db.child.pid)
     site.redis.start()
     site.watchdog.track(site.redis.child.pid)
+    save_tiny_checkpoint(site.run_dir / "weights" / "default.pt")
+    csv = site.run_dir / "noise.csv"
+    write_noise_csv(csv)
     site.db.wait_until_ready()
     site.db.create_database()
 
-    migrate, collectstatic, check = (argv[2:] for argv in site.release_commands())
-    finish(site.manage(*migrate))
-    # Then all at once (the machine's two cores are shared with whatever else runs): the workers, which
-    # read the tables as they start, and the operator's other commands; the web server once its static
-    # files are collected.
+    # Everything at once, as hosts boot: the machine's two cores are shared with whatever else runs, and
+    # most of each start is Python importing. A worker up before the tables logs that its start-up
+    # sweep failed, and the periodic sweep does it. The web server waits for its static files, the
+    # operator's first commands for the tables.
+    migrate, collectstatic, check = (site.manage(*argv[2:]) for argv in site.release_commands())
     for unit, host, instance in (("fer-inference.service", "cpu", ""), ("fer-beat.service", "cpu", ""),
                                  ("fer-training@.service", "gpu1", "0"), ("fer-training@.service", "gpu2", "0")):
         site.start_service(unit, host, instance)
-    csv = site.run_dir / "noise.csv"
-    write_noise_csv(csv)
-    save_tiny_checkpoint(site.run_dir / "weights" / "default.pt")
+    finish(collectstatic)
+    site.start_service("fer-web.service", "web")
+    finish(migrate)
     one_offs = [
-        site.manage(*check),
+        check,
         site.manage("createsuperuser", "--noinput", extra_env={
             "DJANGO_SUPERUSER_USERNAME": STAFF[0], "DJANGO_SUPERUSER_PASSWORD": STAFF[1],
             "DJANGO_SUPERUSER_EMAIL": "operator@example.test"}),
         site.manage("import_fer2013", str(csv), "--name", "noise", "--no-results"),
     ]
-    finish(site.manage(*collectstatic))
-    site.start_service("fer-web.service", "web")
     for child in one_offs:
         finish(child)
 

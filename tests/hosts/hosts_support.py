@@ -30,6 +30,8 @@ from emotions.infra import stack
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 SITE = "fer.example.test"  # the name people reach the site by, through the proxy
+# What the TLS proxy in front of `web` adds to each request it passes on (the person's address made up).
+PROXY_HEADERS = {"Host": SITE, "X-Forwarded-Proto": "https", "X-Forwarded-For": "198.51.100.7"}
 PREFIX = "ferhosts"  # namespaces ferhosts-<pid>-<host>, folders /tmp/ferhosts-<pid>-*
 SUBNET = "10.231.0"
 NUMBERS = {"db": 10, "broker": 11, "web": 12, "cpu": 13, "gpu1": 14, "gpu2": 15, "client": 100}
@@ -317,6 +319,17 @@ class Unit:
         return {**unit, **site}
 
 
+def read_env_file(path: Path) -> dict[str, str]:
+    """NAME=value lines, as systemd's EnvironmentFile= reads them (comments and blank lines skipped)."""
+    env = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            name, _, value = line.partition("=")
+            env[name.strip()] = value.strip()
+    return env
+
+
 def _specifiers(text: str, hostname: str, instance: str) -> str:
     def expand(found):
         return {"%": "%", "i": instance, "H": hostname}[found[1]]
@@ -457,7 +470,7 @@ class Browser:
         self.base = f"http://{address}:{port}"
         self.site = site
         self.session = requests.Session()
-        self.session.headers.update({"Host": site, "X-Forwarded-Proto": "https"})
+        self.session.headers.update(PROXY_HEADERS)
 
     def get(self, path: str, *, timeout: float = 60, follow: bool = False, **kwargs):
         return self.client.run(lambda: self._request("GET", path, timeout, follow, **kwargs), timeout=timeout + 30)
@@ -528,7 +541,7 @@ def messages(page: str) -> list[str]:
     return [html.unescape(re.sub(r"<[^>]+>", "", item)).strip() for item in re.findall(r"<li[^>]*>(.*?)</li>", listed[1], re.S)]
 
 
-def post_photo(client: Client, base: str, site: str, data: bytes, *, wait: bool = True, timeout: float = 90):
+def post_photo(client: Client, base: str, data: bytes, *, wait: bool = True, timeout: float = 90):
     """A program's POST /api/predictions/ (no session, no token): (status, JSON body or None, seconds)."""
     import requests
 
@@ -536,7 +549,7 @@ def post_photo(client: Client, base: str, site: str, data: bytes, *, wait: bool 
         started = time.monotonic()
         response = requests.post(f"{base}/api/predictions/" + ("?wait=1" if wait else ""),
                                  files={"image": ("photo.jpg", data, "image/jpeg")}, timeout=timeout,
-                                 headers={"Host": site, "X-Forwarded-Proto": "https"}, allow_redirects=False)
+                                 headers=PROXY_HEADERS, allow_redirects=False)
         body = response.json() if response.headers.get("Content-Type", "").startswith("application/json") else None
         return response.status_code, body, time.monotonic() - started, response.text[:2000]
 

@@ -88,7 +88,7 @@ def upload_row(site, upload_id: str) -> dict:
 
 
 def send_photo(site, photo: bytes, *, wait: bool = True, timeout: float = 90):
-    return post_photo(site.client, site.web_base, SITE, photo, wait=wait, timeout=timeout)
+    return post_photo(site.client, site.web_base, photo, wait=wait, timeout=timeout)
 
 
 def predicted(site, photo: bytes, timeout: float = 120) -> dict:
@@ -190,11 +190,11 @@ def run_files(site, run_id: int) -> dict[str, tuple[float, int]]:
 def epochs_lasting(site, seconds: float) -> int:
     """About `seconds` of training, by the epochs this machine trained last (a busy machine is 10x slower)."""
     measured = site.sql.one("SELECT avg(seconds) FROM emotions_epochmetric")[0] or 1.0
-    return int(min(80, max(6, seconds / measured)))
+    return int(min(40, max(6, seconds / measured)))
 
 
 def test_a_training_host_cut_off_mid_run_loses_it_to_the_sweep_and_the_run_resumes_on_the_other(site):
-    epochs = epochs_lasting(site, 10)
+    epochs = epochs_lasting(site, 8)
     experiment = add_experiment(site, "long on the hosts", epochs=epochs)
     other = pin_training_to(site, "gpu1")
     try:
@@ -209,7 +209,7 @@ def test_a_training_host_cut_off_mid_run_loses_it_to_the_sweep_and_the_run_resum
     assert lost["status"] == "failed", lost
     assert "training-gpu0@gpu1 stopped sending heartbeats" in lost["error"], lost["error"]
     assert "can be resumed from its last checkpoint" in lost["error"], lost["error"]
-    noticed_after = time.time() - cut_at
+    assert time.time() - cut_at < 40  # TRAINING_STALE_AFTER_SECONDS (12 here) and a sweep
     files_when_lost = run_files(site, run_id)
     metrics_when_lost = epoch_metrics(site, run_id)
 
@@ -236,11 +236,10 @@ def test_a_training_host_cut_off_mid_run_loses_it_to_the_sweep_and_the_run_resum
     task_id = site.sql.one("SELECT task_id FROM emotions_trainingrun WHERE id = %s", run_id)[0]
     wait_for(lambda: re.search(rf"Task emotions.train_run\[{task_id}\] (succeeded|raised)", gpu1.log_text()), 120,
              lambda: f"gpu1's worker to end the task it lost:\n{gpu1.last_output()}")
-    assert run_row(site, run_id) == {**lost}
+    assert run_row(site, run_id) == lost
     assert epoch_metrics(site, run_id) == metrics_when_lost
     assert run_files(site, run_id) == files_when_lost
     assert "training-gpu0@gpu1" not in run_log(site, resumed)
-    state["gpu_cut_noticed_after"] = noticed_after
 
 
 def upload_files(site, upload_id: str) -> dict[str, float]:
@@ -300,7 +299,6 @@ def test_uploads_are_answered_while_the_broker_is_out_of_webs_reach_and_a_run_la
         answered = [future.result(150) for future in waited]
         # Answered without the broker: before the network heals (after 10 s, or once all have answered).
         time.sleep(max(0.0, 10 - (time.monotonic() - started)))
-        partitioned_for = time.monotonic() - started
     finally:
         site.network.heal("web", "broker")
     assert said == [f"Run #{run_id} of launched in a partition is saved, but the queue is unreachable (is Redis "
@@ -308,7 +306,6 @@ def test_uploads_are_answered_while_the_broker_is_out_of_webs_reach_and_a_run_la
     # Answered by web itself, or by cpu's worker: the sweep there reaches the broker and sends it again.
     for status, body, seconds, text in answered:
         assert status == 201 and body["status"] == "done", text
-    state["partition"] = (partitioned_for, [seconds for _, _, seconds, _ in answered])
     row = wait_for_run(site, run_id, lambda r: r["status"] not in ("queued", "running"), 180, "the run to be sent and trained")
     assert row["status"] == "succeeded" and row["sent_at"] is not None and row["queue_error"] == "", row
     assert predicted(site, photo)["predicted_by"] == "worker"
