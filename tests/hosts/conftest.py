@@ -143,9 +143,6 @@ class Site:
         return web.start(f"manage-{args[0]}", [python, manage_py, *args],
                          {**unit.env(web, self.site_env(web)), **(extra_env or {})})
 
-    def worker_log(self, name: str) -> str:
-        return self.services[name].log_text()
-
     def logs_tail(self, lines: int = 25) -> str:
         out = []
         for log in sorted((self.run_dir / "logs").glob("*.log")):

@@ -243,10 +243,6 @@ class Host:
         log = self.logs / f"{self.name}-{name}.log"
         return stack.Child(f"{self.name} {name}", self.command(argv, user=user), {**BASE_ENV, **env}, log_path=log).start()
 
-    def run(self, name: str, argv: list[str], env: dict[str, str], timeout: float = 300) -> str:
-        """A one-off command to its end; its output, or AssertionError with it when it fails."""
-        return finish(self.start(name, argv, env), timeout)
-
 
 def finish(child: stack.Child, timeout: float = 300) -> str:
     """Wait for a one-off command started with Host.start; its output, or AssertionError with it."""
