@@ -6,8 +6,10 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Now
 from django.utils import timezone
 
+from emotions.infra.database_clock import database_now
 from emotions.queued_media import QueuedMedia, QueuedMediaQuerySet
 
 
@@ -17,10 +19,10 @@ def upload_path(upload: Upload, filename: str) -> str:
 
 class UploadQuerySet(QueuedMediaQuerySet):
     def stale_claims(self, now=None):
-        """Claimed longer ago than INFERENCE_STALE_SECONDS: the claimant died mid-prediction."""
-        now = now or timezone.now()
+        """Claimed longer ago than INFERENCE_STALE_SECONDS: the claimant died mid-prediction. Judged by the
+        database's clock (the claim's start is stamped by it too) unless `now` is given."""
         return self.filter(status=Upload.Status.PROCESSING,
-                           started_at__lt=now - timedelta(seconds=settings.INFERENCE_STALE_SECONDS))
+                           started_at__lt=(now or Now()) - timedelta(seconds=settings.INFERENCE_STALE_SECONDS))
 
 
 class Upload(QueuedMedia):
@@ -69,7 +71,7 @@ class Upload(QueuedMedia):
     def claim(self, predicted_by: str, claimant: str = "") -> bool:
         return self._transition(
             [self.Status.PENDING], status=self.Status.PROCESSING, predicted_by=predicted_by,
-            claimed_by=claimant or predicted_by, started_at=timezone.now(),
+            claimed_by=claimant or predicted_by, started_at=database_now(),  # the web host judges it stale
         )
 
     def mark_done(self, *, model: str, faces: list[dict], annotated: str, width: int, height: int,
