@@ -5,7 +5,9 @@ scored on people it never saw, with FER2013 PrivateTest as the check that it for
         --data var/fer2013.npz
 
 1. The folder becomes a store through the served path (`python -m ml import-photos`): the listed people
-   are the held-out test split, a tenth of the others (by person) validates, the rest trains.
+   are the held-out test split, a tenth of the others (by person) validates, the rest trains. A store it
+   wrote before (`var/adapt/photos.npz`) can be given instead of the folder to skip the import; its
+   held-out people must be the ones listed.
 2. The baseline: the shipped model on the held-out people's faces, and on FER2013 PrivateTest.
 3. `configs/finetune.yaml` (three of every four faces drawn from the photo set, one from FER2013; every
    member of the ensemble fine-tuned, the ensemble rebuilt and calibrated for int8), timed.
@@ -42,9 +44,21 @@ def scores(checkpoint, photos: FerStore, fer2013: FerStore) -> dict:
     }
 
 
+def held_out_store(path: Path, test_groups: list[str]) -> FerStore:
+    """A store imported before, checked to hold out exactly the people listed."""
+    photos = FerStore.load(path)
+    if photos.groups is None:
+        raise SystemExit(f"{path}: this store has no groups; import the folder with --group-column")
+    held_out = set(photos.groups[photos.split_rows("private_test")].tolist())
+    if held_out != set(test_groups):
+        raise SystemExit(f"{path}: its held-out people are {','.join(sorted(held_out))}, not {','.join(test_groups)}")
+    return photos
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("folder", type=Path, help="a labelled photo folder with a labels.csv naming each person")
+    parser.add_argument("folder", type=Path, help="a labelled photo folder with a labels.csv naming each person, "
+                        "or a store imported from one (.npz)")
     parser.add_argument("--group-column", required=True)
     parser.add_argument("--test-groups", required=True, help="comma-separated people held out for the test")
     parser.add_argument("--data", required=True, help="the FER2013 store (imported with --ferplus for both label sets)")
@@ -56,11 +70,15 @@ def main(argv=None) -> int:
     torch.set_num_threads(2)
     args.out.mkdir(parents=True, exist_ok=True)
 
+    test_groups = [group.strip() for group in args.test_groups.split(",")]
     started = time.perf_counter()
-    photos = import_photo_folder(args.folder, group_column=args.group_column,
-                                 test_groups=[g.strip() for g in args.test_groups.split(",")], val_share=0.1, seed=0)
+    if args.folder.suffix == ".npz":
+        photos = held_out_store(args.folder, test_groups)
+    else:
+        photos = import_photo_folder(args.folder, group_column=args.group_column, test_groups=test_groups,
+                                     val_share=0.1, seed=0)
+        photos.save(args.out / "photos.npz")
     import_seconds = time.perf_counter() - started
-    photos.save(args.out / "photos.npz")
     fer2013 = FerStore.load(args.data)
     counts = {split: int((photos.splits == code).sum()) for code, split in enumerate(("train", "validation", "test"))}
     print(f"{args.folder.name}: {counts['train']} training faces, {counts['validation']} validating, "

@@ -361,7 +361,7 @@ def classify_whole_image(upload: Upload) -> bool:
 
 
 def adopt_session_uploads(sender, request, user, **kwargs) -> None:
-    """At login (the `user_logged_in` signal): the uploads made in this session before it become the
+    """At login (the `user_logged_in` signal): the uploads this browser made before it become the
     account's, so they stay in the history."""
     token = request.session.get(SESSION_OWNER) if request is not None and hasattr(request, "session") else None
     if token:

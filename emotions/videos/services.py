@@ -243,7 +243,7 @@ def sweep_videos() -> dict[str, int]:
 
 
 def adopt_session_videos(sender, request, user, **kwargs) -> None:
-    """At login (`user_logged_in`): the videos made in this session become the account's, as photos do."""
+    """At login (`user_logged_in`): the videos this browser made before it become the account's, as photos do."""
     token = request.session.get(SESSION_OWNER) if request is not None and hasattr(request, "session") else None
     if token:
         Video.objects.filter(owner__isnull=True, session_owner=token).update(owner=user, session_owner="")

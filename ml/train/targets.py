@@ -73,7 +73,10 @@ class ValidationLabels:
     def for_split(cls, config, store, split: str) -> "ValidationLabels":
         _, labels = store.split(split)
         votes = store.split_votes(split)
-        targets = training_targets(config.labels, labels, votes, fer2013_weight=config.mixed_fer2013_weight,
+        # A store without votes (the user's own photos, validating a run that mixes in FER2013 with FER+
+        # targets) is scored and selected on its own labels.
+        mode = config.labels if votes is not None else "fer2013"
+        targets = training_targets(mode, labels, votes, fer2013_weight=config.mixed_fer2013_weight,
                                    num_classes=len(store.class_names))
         ferplus = None
         if votes is not None and len(store.class_names) == 7:
@@ -81,7 +84,7 @@ class ValidationLabels:
             if not (ferplus >= 0).any():
                 ferplus = None
         return cls(labels=labels, targets=targets, ferplus=ferplus,
-                   weights=selection_label_sets(config.labels, config.mixed_fer2013_weight))
+                   weights=selection_label_sets(mode, config.mixed_fer2013_weight))
 
     def loss(self, criterion, logits: np.ndarray) -> float:
         import torch

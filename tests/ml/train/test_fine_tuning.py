@@ -57,6 +57,17 @@ def test_a_ferplus_recipe_keeps_the_users_one_hot_labels(two_stores):
     assert any("left out" in line for line in lines)  # only FER2013 faces without a FER+ reading
 
 
+def test_a_mixed_recipe_validates_on_the_users_own_labels_when_their_store_comes_first(two_stores, tmp_path):
+    small, big = two_stores
+    config = _config(labels="mixed", mixed_fer2013_weight=0.5, data_weights=[3, 1], samples_per_epoch=128)
+    result = fit(config, [small, big], tmp_path, log=None)
+    first = result.history[0]
+    assert first.val_ferplus_acc is None  # the user's faces have no raters
+    assert np.isfinite(first.val_loss)  # scored against their one-hot labels
+    assert first.selection_score == pytest.approx(first.val_macro_f1)
+    assert result.best_checkpoint is not None
+
+
 def test_a_single_member_of_the_shipped_ensemble_is_fine_tuned_on_two_stores(two_stores, tmp_path):
     small, big = two_stores
     config = _config(init_from=SHIPPED, init_member=0, data_weights=[3, 1], samples_per_epoch=256)
