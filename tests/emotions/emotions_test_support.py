@@ -113,6 +113,18 @@ def save_tiny_checkpoint(path: Path) -> Path:
     model = create_model("ferlite", num_classes=len(FER_CLASSES), width=8)
     return save_checkpoint(checkpoint_payload(model, name="ferlite", options={"width": 8}, class_names=FER_CLASSES), path)
 
+def succeeded_run(experiment: Experiment, checkpoint: Path) -> TrainingRun:
+    """A run recorded as succeeded, with a copy of `checkpoint` as its model."""
+    import shutil
+
+    run = TrainingRun.objects.create(experiment=experiment, config=experiment.config, status="succeeded")
+    run.out_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copy(checkpoint, run.out_dir / "best.pt")
+    run.checkpoint = f"{run.out_dir_name}/best.pt"
+    run.save()
+    return run
+
+
 # Waiting ----------------------------------------------------------------------------------------
 def wait_for(condition, timeout: float, message: str, interval: float = 0.25):
     deadline = time.monotonic() + timeout

@@ -2,12 +2,11 @@
 import) has every succeeded run with a checkpoint, the shipped model's recorded run included, scored on its
 held-out split by a task, as does every run that succeeds later. One RunEvaluation per pair; the task takes
 ids and does nothing the second time."""
-import shutil
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from emotions_test_support import dataset_for, make_experiment, make_noise_store, save_tiny_checkpoint
+from emotions_test_support import dataset_for, make_experiment, make_noise_store, save_tiny_checkpoint, succeeded_run
 
 from emotions.models import Dataset, RunEvaluation, TrainingRun
 from emotions.photo_sets import evaluations
@@ -31,15 +30,6 @@ def photo_set(db, _media_in_tmp) -> Dataset:
 @pytest.fixture
 def checkpoint(tmp_path_factory):
     return save_tiny_checkpoint(tmp_path_factory.mktemp("weights") / "tiny.pt")
-
-
-def succeeded_run(experiment, checkpoint) -> TrainingRun:
-    run = TrainingRun.objects.create(experiment=experiment, config=experiment.config, status="succeeded")
-    run.out_dir.mkdir(parents=True, exist_ok=True)
-    shutil.copy(checkpoint, run.out_dir / "best.pt")
-    run.checkpoint = f"{run.out_dir_name}/best.pt"
-    run.save()
-    return run
 
 
 @pytest.fixture

@@ -1,12 +1,11 @@
 """An experiment trains on several datasets by weight (its own validates and scores), from scratch or from a
 succeeded run's model; an ensemble to start from is fine-tuned member by member. Chosen in the admin, frozen
 on the run at launch, run by emotions.training.runner as the `training` worker runs it."""
-import shutil
 
 import numpy as np
 import pytest
 import torch
-from emotions_test_support import dataset_for, make_experiment, make_noise_store, save_tiny_checkpoint
+from emotions_test_support import dataset_for, make_experiment, make_noise_store, save_tiny_checkpoint, succeeded_run
 
 from emotions.models import Correction, Dataset, ExperimentDataset, TrainingRun
 from emotions.photo_sets import corrections
@@ -25,15 +24,6 @@ def photos_dataset(db, _media_in_tmp) -> Dataset:
     dataset = dataset_for(store, "my photos")
     Dataset.objects.filter(pk=dataset.pk).update(kind="photos")
     return Dataset.objects.get(pk=dataset.pk)
-
-
-def succeeded_run_with(experiment, checkpoint) -> TrainingRun:
-    run = TrainingRun.objects.create(experiment=experiment, config=experiment.config, status="succeeded")
-    run.out_dir.mkdir(parents=True, exist_ok=True)
-    shutil.copy(checkpoint, run.out_dir / "best.pt")
-    run.checkpoint = f"{run.out_dir_name}/best.pt"
-    run.save()
-    return run
 
 
 def launch(experiment) -> TrainingRun:
@@ -60,7 +50,7 @@ def test_a_run_trains_on_each_dataset_by_weight_and_is_scored_on_the_first(noise
 
 
 def test_a_run_starts_from_a_succeeded_runs_model(noise_dataset, tmp_path):
-    start = succeeded_run_with(make_experiment(noise_dataset, name="trained before"),
+    start = succeeded_run(make_experiment(noise_dataset, name="trained before"),
                                save_tiny_checkpoint(tmp_path / "before.pt"))
     experiment = make_experiment(noise_dataset, name="fine-tuned", epochs=1)
     experiment.start_from = start
@@ -81,7 +71,7 @@ def test_an_ensemble_to_start_from_is_fine_tuned_member_by_member_and_rebuilt(no
         torch.manual_seed(seed)
         members.append(load_checkpoint(save_tiny_checkpoint(tmp_path / f"member{seed}.pt")))
     ensemble = save_checkpoint(ensemble_payload(members, config={"name": "tiny ensemble"}), tmp_path / "ensemble.pt")
-    start = succeeded_run_with(make_experiment(noise_dataset, name="ensemble"), ensemble)
+    start = succeeded_run(make_experiment(noise_dataset, name="ensemble"), ensemble)
     experiment = make_experiment(noise_dataset, name="ensemble fine-tuned", epochs=1)
     experiment.start_from = start
     experiment.save()
@@ -128,7 +118,7 @@ def test_a_deleted_dataset_fails_the_run_with_its_reason(noise_dataset, photos_d
 
 # The admin ----------------------------------------------------------------------------------------
 def test_staff_choose_the_datasets_weights_and_start_in_the_admin(staff_client, noise_dataset, photos_dataset, tmp_path):
-    start = succeeded_run_with(make_experiment(noise_dataset, name="trained before"),
+    start = succeeded_run(make_experiment(noise_dataset, name="trained before"),
                                save_tiny_checkpoint(tmp_path / "before.pt"))
     failed = TrainingRun.objects.create(experiment=start.experiment, config=start.config, status="failed")
     page = staff_client.get("/admin/emotions/experiment/add/").content.decode()
