@@ -2,8 +2,9 @@
 
 A single model is simply `fit` with `init_from`. An ensemble is fine-tuned member by member (each from its
 own weights, with the recipe's schedule, into `member<i>/`), then rebuilt with the ensemble's own options
-(flip TTA, prior correction) and, where the original was served in int8, calibrated again on the new
-training faces, so it is served the same way (`best.pt` in the output folder).
+and, where the original was served in int8, calibrated again on the new training faces, so it is served the
+same way (`best.pt` in the output folder). A prior correction keeps its exponent but divides by the class
+frequencies of the fine-tuning draws: the old training prior no longer describes what the members learned.
 """
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from typing import Callable
 
 from ml.train.checkpoint import ENSEMBLE, ensemble_payload, load_checkpoint, save_checkpoint
 from ml.train.config import TrainConfig
-from ml.train.loop import FitResult, fit
+from ml.models.ensemble import training_prior_correction
+from ml.train.loop import FitResult, fit, prepare_store, training_data
 
 
 @dataclass
@@ -47,8 +49,14 @@ def fine_tune(config: TrainConfig, stores, out_dir: str | Path, *, log: Callable
         results.append(result)
     members = [load_checkpoint(result.best_checkpoint) for result in results]
     options = original["model"]["options"]
+    prior_correction = options.get("prior_correction")
+    if prior_correction:
+        prepared = [prepare_store(config, one) for one in (stores if isinstance(stores, (list, tuple)) else [stores])]
+        prior = training_data(config, prepared, log=lambda line: None)
+        prior_correction = training_prior_correction(
+            prior.class_prior(len(original["class_names"])).tolist(), prior_correction["exponent"])
     payload = ensemble_payload(
-        members, flip_tta=bool(options.get("flip_tta")), prior_correction=options.get("prior_correction"),
+        members, flip_tta=bool(options.get("flip_tta")), prior_correction=prior_correction,
         config={**(original.get("config") or {}), "name": f"{config.name}", "fine_tuned_from": config.init_from},
         data_checksum=members[0].get("data_checksum"),
     )
@@ -56,7 +64,8 @@ def fine_tune(config: TrainConfig, stores, out_dir: str | Path, *, log: Callable
         payload["int8_calibration"] = _calibration(stores)
     path = save_checkpoint(payload, out_dir / "best.pt")
     log(f"rebuilt the ensemble of {len(members)} fine-tuned members: {path}"
-        + (" (served in int8, calibrated on the new training faces)" if "int8_calibration" in payload else ""))
+        + (" (served in int8, calibrated on the new training faces)" if "int8_calibration" in payload else "")
+        + (", its prior correction from the fine-tuning draws" if prior_correction else ""))
     return FineTuneResult(path, results)
 
 

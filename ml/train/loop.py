@@ -294,6 +294,13 @@ class TrainingData:
     targets: SplitTargets
     sample_weights: np.ndarray | None  # per face, where the recipe weights its stores (None: draw uniformly)
 
+    def class_prior(self, num_classes: int) -> np.ndarray:
+        """The mean target of a drawn face: the class frequencies the run learns, stores weighted by their draws."""
+        targets = _as_distributions(self.targets.targets, num_classes)
+        weights = self.sample_weights if self.sample_weights is not None else np.ones(len(targets))
+        prior = (weights[:, None] * targets).sum(axis=0)
+        return prior / prior.sum()
+
 
 def training_data(config: TrainConfig, stores, log: Callable[[str], None]) -> TrainingData:
     """The training split of every store, joined, with each face's target under the recipe's labels and, where

@@ -87,7 +87,12 @@ def test_the_shipped_ensemble_is_fine_tuned_member_by_member_and_rebuilt_for_int
     shipped = load_checkpoint(SHIPPED)
     rebuilt = load_checkpoint(tuned.checkpoint)
     assert len(tuned.members) == len(shipped["members"]) == len(rebuilt["members"])
-    assert rebuilt["model"]["options"]["prior_correction"] == shipped["model"]["options"]["prior_correction"]
+    # The prior correction keeps its exponent and divides by what the members learned now: three draws in
+    # four are the user's faces, all Happy.
+    shipped_prior, rebuilt_prior = (one["model"]["options"]["prior_correction"] for one in (shipped, rebuilt))
+    assert rebuilt_prior["exponent"] == shipped_prior["exponent"]
+    assert rebuilt_prior["train_prior"][3] == pytest.approx(0.75 + 0.25 * shipped_prior["train_prior"][3], abs=0.05)
+    assert sum(rebuilt_prior["train_prior"]) == pytest.approx(1.0)
     assert "int8_calibration" in rebuilt
     for index, member in enumerate(rebuilt["members"]):
         assert member["config"]["init_member"] == index
