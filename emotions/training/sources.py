@@ -75,9 +75,8 @@ def train(config, stores, out_dir: Path, *, on_epoch, should_stop, resume_from, 
 
     if config.init_from and config.init_member is None and resume_from is None and is_ensemble(config.init_from):
         log(f"fine-tuning the ensemble {config.init_from} member by member")
-        result = fine_tune(config, stores, out_dir, log=log, should_stop=should_stop)
-        last = result.members[-1]
-        return TrainResult(result.checkpoint, last.best_epoch, sum(m.epochs_run for m in result.members),
-                           last.stop_reason, last.device)
+        result = fine_tune(config, stores, out_dir, log=log, should_stop=should_stop, on_epoch=on_epoch)
+        return TrainResult(result.checkpoint, result.best_epoch, result.epochs_run, result.stop_reason,
+                           result.members[-1].device)
     data = stores[0] if len(stores) == 1 else stores
     return fit(config, data, out_dir, on_epoch=on_epoch, should_stop=should_stop, resume_from=resume_from, log=log)

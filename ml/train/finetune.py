@@ -8,6 +8,7 @@ frequencies of the fine-tuning draws: the old training prior no longer describes
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -15,13 +16,29 @@ from typing import Callable
 from ml.train.checkpoint import ENSEMBLE, ensemble_payload, load_checkpoint, save_checkpoint
 from ml.train.config import TrainConfig
 from ml.models.ensemble import training_prior_correction
-from ml.train.loop import FitResult, fit, prepare_store, training_data
+from ml.train.loop import EpochResult, FitResult, fit, prepare_store, training_data
 
 
 @dataclass
 class FineTuneResult:
-    checkpoint: Path  # the fine-tuned model: a member's best.pt, or the rebuilt ensemble
+    checkpoint: Path | None  # the fine-tuned model: a member's best.pt, or the rebuilt ensemble; None if stopped
     members: list[FitResult] = field(default_factory=list)
+
+    @property
+    def stop_reason(self) -> str:
+        return self.members[-1].stop_reason
+
+    @property
+    def epochs_run(self) -> int:
+        return sum(member.epochs_run for member in self.members)
+
+    epochs_per_member: int = 0  # an ensemble's: how `on_epoch` numbered its epochs on
+
+    @property
+    def best_epoch(self) -> int:
+        """The last member's best epoch, numbered as `on_epoch` saw it (0: none finished)."""
+        last = self.members[-1].best_epoch
+        return (len(self.members) - 1) * self.epochs_per_member + last if last else 0
 
 
 def is_ensemble(path: str | Path) -> bool:
@@ -29,24 +46,33 @@ def is_ensemble(path: str | Path) -> bool:
 
 
 def fine_tune(config: TrainConfig, stores, out_dir: str | Path, *, log: Callable[[str], None] | None = print,
-              should_stop: Callable[[], bool] | None = None) -> FineTuneResult:
-    """Fine-tune `config.init_from`: one model, or every member of an ensemble when no `init_member` is set."""
+              should_stop: Callable[[], bool] | None = None,
+              on_epoch: Callable[[EpochResult], bool | None] | None = None) -> FineTuneResult:
+    """Fine-tune `config.init_from`: one model, or every member of an ensemble when no `init_member` is set.
+
+    `on_epoch` sees an ensemble's epochs numbered on across its members (member 2's first epoch of 10 is
+    epoch 11 of 60), so one run's curves show every member's training; returning True stops it, as in `fit`.
+    A stopped ensemble ends with `stop_reason` "cancelled" and no rebuilt checkpoint."""
     log = log or (lambda line: None)
     out_dir = Path(out_dir)
     if config.init_from is None:
         raise ValueError("fine-tuning needs init_from: the checkpoint to start from")
     original = load_checkpoint(config.init_from)
     if original["model"]["name"] != ENSEMBLE or config.init_member is not None:
-        result = fit(config, stores, out_dir, log=log, should_stop=should_stop)
+        result = fit(config, stores, out_dir, log=log, should_stop=should_stop, on_epoch=on_epoch)
         return FineTuneResult(result.best_checkpoint, [result])
     results = []
-    for index in range(len(original["members"])):
-        log(f"member {index + 1} of {len(original['members'])}")
+    count = len(original["members"])
+    for index in range(count):
+        log(f"member {index + 1} of {count}")
         result = fit(config.replace(init_member=index), stores, out_dir / f"member{index}", log=log,
-                     should_stop=should_stop)
-        if result.best_checkpoint is None or result.stop_reason == "cancelled":
-            raise RuntimeError(f"member {index} stopped before it finished ({result.stop_reason})")
+                     should_stop=should_stop, on_epoch=_numbered_on(on_epoch, index, count, config.epochs))
         results.append(result)
+        if result.stop_reason == "cancelled":
+            log(f"stopped during member {index + 1}; the ensemble is not rebuilt")
+            return FineTuneResult(None, results, config.epochs)
+        if result.best_checkpoint is None:
+            raise RuntimeError(f"member {index} stopped before it finished an epoch ({result.stop_reason})")
     members = [load_checkpoint(result.best_checkpoint) for result in results]
     options = original["model"]["options"]
     prior_correction = options.get("prior_correction")
@@ -66,7 +92,15 @@ def fine_tune(config: TrainConfig, stores, out_dir: str | Path, *, log: Callable
     log(f"rebuilt the ensemble of {len(members)} fine-tuned members: {path}"
         + (" (served in int8, calibrated on the new training faces)" if "int8_calibration" in payload else "")
         + (", its prior correction from the fine-tuning draws" if prior_correction else ""))
-    return FineTuneResult(path, results)
+    return FineTuneResult(path, results, config.epochs)
+
+
+def _numbered_on(on_epoch, member: int, members: int, epochs: int):
+    """`on_epoch` for one member's fit, its epochs numbered on after the members before it."""
+    if on_epoch is None:
+        return None
+    return lambda result: on_epoch(dataclasses.replace(result, epoch=member * epochs + result.epoch,
+                                                       epochs=members * epochs))
 
 
 def _calibration(stores) -> dict:

@@ -83,6 +83,9 @@ def test_an_ensemble_to_start_from_is_fine_tuned_member_by_member_and_rebuilt(no
     assert finished.checkpoint.name == f"runs/{finished.pk}/best.pt"
     assert "member 2 of 2" in finished.log_tail()
     assert finished.private_test_metrics["num_samples"] == 14
+    # The run page's curves: every member's epochs, numbered on.
+    assert list(finished.epoch_metrics.order_by("epoch").values_list("epoch", flat=True)) == [1, 2]
+    assert (finished.epoch, finished.epochs) == (2, 2)
 
 
 def test_the_corrections_train_like_any_other_dataset(noise_dataset, visitor_corrections):

@@ -7,7 +7,9 @@ import pytest
 import torch
 
 from ml.train import TrainConfig, fit
-from ml.train.checkpoint import load_checkpoint
+from ml.classes import FER_CLASSES
+from ml.models import create_model
+from ml.train.checkpoint import checkpoint_payload, ensemble_payload, load_checkpoint, save_checkpoint
 from ml.train.finetune import fine_tune
 from ml.train.loop import training_data
 
@@ -106,3 +108,34 @@ def test_the_shipped_ensemble_is_fine_tuned_member_by_member_and_rebuilt_for_int
     assert predictor.precision == "int8"
     faces, _ = small.split("private_test")
     assert predictor.predict_faces(faces[:4]).shape == (4, 7)
+
+
+@pytest.fixture
+def tiny_ensemble(tmp_path):
+    members = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        model = create_model("ferlite", num_classes=7, width=8)
+        members.append(checkpoint_payload(model, name="ferlite", options={"width": 8}, class_names=FER_CLASSES))
+    return save_checkpoint(ensemble_payload(members, config={"name": "tiny pair"}), tmp_path / "pair.pt")
+
+
+def test_an_ensembles_epochs_are_numbered_on_across_its_members(two_stores, tiny_ensemble, tmp_path):
+    small, big = two_stores
+    config = _config(init_from=str(tiny_ensemble), epochs=2, data_weights=[3, 1], samples_per_epoch=64)
+    seen = []
+    tuned = fine_tune(config, [small, big], tmp_path / "run", log=None,
+                      on_epoch=lambda result: seen.append((result.epoch, result.epochs, result.is_best)))
+    assert [(epoch, epochs) for epoch, epochs, _ in seen] == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    assert tuned.epochs_run == 4 and tuned.stop_reason == "completed"
+    assert tuned.best_epoch == max(epoch for epoch, _, is_best in seen if is_best)  # the last member's best
+    assert tuned.best_epoch in (3, 4)
+
+
+def test_stopping_an_ensembles_fine_tune_leaves_no_rebuilt_model(two_stores, tiny_ensemble, tmp_path):
+    small, big = two_stores
+    config = _config(init_from=str(tiny_ensemble), epochs=2, samples_per_epoch=64)
+    tuned = fine_tune(config, [small, big], tmp_path / "run", log=None, on_epoch=lambda result: result.epoch >= 3)
+    assert tuned.stop_reason == "cancelled" and tuned.checkpoint is None
+    assert tuned.epochs_run == 3  # the first member's two, the second's first
+    assert not (tmp_path / "run" / "best.pt").exists()
