@@ -44,3 +44,24 @@ def test_photos_dropped_on_the_page_are_uploaded(page, astronaut_jpeg, coffee_jp
     page.wait_for_selector("text=no face found")
     assert sorted(Upload.objects.values_list("original_name", flat=True)) == ["astronaut.jpg", "coffee.jpg"]
     save_screenshot(page, "upload-history")
+
+
+def test_the_owner_corrects_a_face_with_one_click_and_the_face_is_kept(page, astronaut_jpeg, settings):
+    from emotions.models import Correction
+
+    settings.INFERENCE_WORKER_TIMEOUT_SECONDS = 2
+    page.goto(page.base_url + "/upload/")
+    page.set_input_files('input[type="file"]', files=[
+        {"name": "astronaut.jpg", "mimeType": "image/jpeg", "buffer": astronaut_jpeg},
+    ])
+    page.check('input[name="learn_from_corrections"]')
+    page.click("button[type=submit]")
+    page.wait_for_selector("text=1 face found")
+
+    page.click('#face-card-1 button[value="Surprise"]')
+    page.wait_for_selector("#face-card-1 [data-true-label]")
+    assert page.inner_text("#face-card-1 [data-true-label]") == "Surprise"
+    assert page.get_attribute('#face-card-1 button[value="Surprise"]', "aria-pressed") == "true"
+    correction = Correction.objects.get()
+    assert (correction.label, correction.face_index, correction.upload) == ("Surprise", 0, Upload.objects.get())
+    save_screenshot(page, "upload-corrected")
