@@ -9,8 +9,9 @@ scored on people it never saw, with FER2013 PrivateTest as the check that it for
    wrote before (`var/adapt/photos.npz`) can be given instead of the folder to skip the import; its
    held-out people must be the ones listed.
 2. The baseline: the shipped model on the held-out people's faces, and on FER2013 PrivateTest.
-3. `configs/finetune.yaml` (three of every four faces drawn from the photo set, one from FER2013; every
-   member of the ensemble fine-tuned, the ensemble rebuilt and calibrated for int8), timed.
+3. `configs/finetune.yaml` (half the faces drawn from the photo set, half from FER2013; every member of
+   the ensemble fine-tuned, the ensemble rebuilt, its prior correction from these draws, and calibrated
+   for int8), timed.
 4. The same two figures for the fine-tuned model.
 
 This is the one place a development set is trained on, and only on people it is then not scored on.

@@ -153,6 +153,10 @@ def _refuse_a_different_recipe(config: TrainConfig, run_dir: Path) -> None:
         stored = load_checkpoint(run_dir / "last.pt")["config"]
     else:
         return
+    if config.init_from is not None:
+        from ml.train.loop import with_start
+
+        config, _ = with_start(config)  # what the run stored: the architecture of the model it starts from
     if stored != config.to_dict():
         changed = sorted(key for key in stored.keys() | config.to_dict().keys()
                          if stored.get(key) != config.to_dict().get(key))

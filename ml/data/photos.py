@@ -70,9 +70,9 @@ def import_photo_folder(
     counted = {key: Counter() for key in ("imported", "no_face", "several_faces")}
     unreadable = []
     for done, photo in enumerate(photos, start=1):
-        data = photo.path.read_bytes()
-        digest.update(photo.name.encode() + b"\0" + len(data).to_bytes(8, "big") + data)
         try:
+            data = photo.path.read_bytes()
+            digest.update(photo.name.encode() + b"\0" + len(data).to_bytes(8, "big") + data)
             image = load_image(data)
         except (OSError, ImageError) as error:
             unreadable.append({"path": photo.name, "row": photo.row, "label": photo.label, "reason": str(error)})

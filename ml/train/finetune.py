@@ -108,11 +108,7 @@ def _calibration(stores) -> dict:
 
     from ml.inference.quantize import calibration_faces, calibration_payload
 
-    first = stores[0] if isinstance(stores, (list, tuple)) else stores
-    images, labels = first.split("train")
-    if isinstance(stores, (list, tuple)) and len(stores) > 1:
-        # Every data set's faces shape the int8 ranges: the user's photos as much as FER2013's.
-        parts = [one.split("train") for one in stores]
-        images = np.concatenate([part[0] for part in parts])
-        labels = np.concatenate([part[1] for part in parts])
-    return calibration_payload(calibration_faces(images, labels))
+    # The int8 ranges are measured on every data set's training faces, drawn per class from them all.
+    parts = [one.split("train") for one in (stores if isinstance(stores, (list, tuple)) else [stores])]
+    return calibration_payload(calibration_faces(np.concatenate([images for images, _ in parts]),
+                                                 np.concatenate([labels for _, labels in parts])))

@@ -313,18 +313,17 @@ def training_data(config: TrainConfig, stores, log: Callable[[str], None]) -> Tr
     for other in stores[1:]:
         if list(other.class_names) != list(stores[0].class_names):
             raise ValueError(f"the data sets disagree on classes: {stores[0].class_names} vs {other.class_names}")
+    if config.labels != "fer2013" and all(one.votes is None for one in stores):
+        raise ValueError(f"labels: {config.labels} needs FER+ votes in "
+                         + ("the store" if len(stores) == 1 else "at least one of the data sets")
+                         + "; import FER2013 with --ferplus VOTES_CSV")
     images, targets, weights, rows, left_out, total = [], [], [], [], 0, 0
     for index, one in enumerate(stores):
         one_images, one_labels = one.split("train")
-        mode = config.labels if one.votes is not None or len(stores) == 1 else "fer2013"
+        mode = config.labels if one.votes is not None else "fer2013"
         split_targets = training_targets(mode, one_labels, one.split_votes("train"),
                                          fer2013_weight=config.mixed_fer2013_weight,
                                          num_classes=len(one.class_names))
-        if mode != "fer2013" and any(other.votes is None for other in stores):
-            # Joined with one-hot rows, every row must be a distribution.
-            split_targets.targets = _as_distributions(split_targets.targets, len(one.class_names))
-        elif mode == "fer2013" and config.labels != "fer2013":
-            split_targets.targets = _as_distributions(split_targets.targets, len(one.class_names))
         images.append(one_images[split_targets.rows])
         targets.append(split_targets.targets)
         rows.append(split_targets.rows)
@@ -340,6 +339,8 @@ def training_data(config: TrainConfig, stores, log: Callable[[str], None]) -> Tr
         log(f"labels {config.labels}: {left_out:,} of {total:,} training faces have no FER+ "
             "reading (no votes, mostly unknown or not a face"
             + (", or no majority" if config.labels == "ferplus_majority" else "") + ") and are left out")
+    if any(part.ndim == 2 for part in targets):  # joined with distributions, every row must be one
+        targets = [_as_distributions(part, len(stores[0].class_names)) for part in targets]
     joined = SplitTargets(rows=np.concatenate(rows), targets=np.concatenate(targets), left_out=left_out)
     if len(joined.targets) == 0:
         raise ValueError(f"no training face has a target under labels: {config.labels}")
@@ -364,6 +365,16 @@ def _improved(monitor: str, value: float, best: float | None) -> bool:
     return value < best if monitor == "val_loss" else value > best
 
 
+def with_start(config: TrainConfig) -> tuple[TrainConfig, dict | None]:
+    """A run's config with the architecture of the checkpoint it starts from (`init_from`, a member where it
+    names one), and that checkpoint: a recipe can fine-tune any model it is pointed at, whatever its own
+    `model` says. Without `init_from`, the config as it is and None."""
+    if config.init_from is None:
+        return config, None
+    initial = initial_checkpoint(config.init_from, config.init_member)
+    return config.replace(model={"name": initial["model"]["name"], "options": dict(initial["model"]["options"])}), initial
+
+
 def fit(
     config: TrainConfig,
     store,
@@ -376,11 +387,9 @@ def fit(
 ) -> FitResult:
     log = log or (lambda line: None)
     out_dir = Path(out_dir)
-    initial = None
-    if config.init_from is not None and resume_from is None:
-        initial = initial_checkpoint(config.init_from, config.init_member)
-        # The architecture is the checkpoint's: a recipe can fine-tune any member it is pointed at.
-        config = config.replace(model={"name": initial["model"]["name"], "options": dict(initial["model"]["options"])})
+    config, initial = with_start(config)
+    if resume_from is not None:
+        initial = None  # the weights are the resumed checkpoint's; the architecture stays the start's
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "config.yaml").write_text(config.to_yaml())
     seed_everything(config.seed, config.deterministic)

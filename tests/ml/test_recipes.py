@@ -91,6 +91,34 @@ def test_an_interrupted_recipe_resumes_where_it_stopped_and_counts_only_training
     assert RecipeResult.load(tmp_path / "out" / "tiny" / "result.json") == result
 
 
+def test_an_interrupted_fine_tuning_recipe_resumes_on_the_model_it_started_from(tmp_path, synthetic_store):
+    import torch
+
+    from ml.classes import FER_CLASSES
+    from ml.models import create_model
+    from ml.train.checkpoint import checkpoint_payload, save_checkpoint
+
+    torch.manual_seed(0)
+    wider = create_model("ferlite", num_classes=7, width=8)  # the recipe's own model says width 4
+    start = save_checkpoint(checkpoint_payload(wider, name="ferlite", options={"width": 8}, class_names=FER_CLASSES),
+                            tmp_path / "start.pt")
+    config = TrainConfig.from_yaml(tiny_recipe(tmp_path, "tuned", epochs=2, init_from=str(start)))
+    batches_per_epoch = -(-len(synthetic_store.split("train")[1]) // config.batch_size)
+    calls = []
+    assert run_recipe(config, synthetic_store, tmp_path / "out", log=lambda _: None,
+                      should_stop=lambda: calls.append(1) or len(calls) > batches_per_epoch) is None
+
+    result = run_recipe(config, synthetic_store, tmp_path / "out", log=lambda _: None)
+    assert result.epochs_run == 2
+    assert _checkpoint(tmp_path / "out" / "tuned" / "best.pt")["model"]["options"] == {"width": 8}
+
+
+def _checkpoint(path: Path) -> dict:
+    from ml.train import load_checkpoint
+
+    return load_checkpoint(path)
+
+
 def _history(checkpoint: Path) -> list[dict]:
     from ml.train import load_checkpoint
 

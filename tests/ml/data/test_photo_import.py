@@ -119,3 +119,19 @@ def test_the_command_line_writes_the_store_and_prints_the_report(tmp_path, capsy
     assert set(store.groups[store.splits == 2]) == {"p0", "p1"} and store.paths is not None
     assert main(["import-photos", str(tmp_path / "missing"), "--out", str(out)]) == 2
     assert "missing is not a folder" in capsys.readouterr().err
+
+
+def test_a_photo_that_cannot_be_read_from_disk_is_skipped_and_listed(tmp_path, monkeypatch):
+    folder = csv_folder(tmp_path, people_rows(2))
+    read_bytes = Path.read_bytes
+
+    def refused(path):  # as a file the importing user may not read (root reads any file, so it is staged)
+        if path.name == "happy_0.png" and path.parent.name == "p0":
+            raise PermissionError(13, "Permission denied", str(path))
+        return read_bytes(path)
+
+    monkeypatch.setattr(Path, "read_bytes", refused)
+    store = import_photo_folder(folder, group_column="person", seed=0)
+    assert [(item["path"], item["row"]) for item in store.report["unreadable"]] == [("p0/happy_0.png", 2)]
+    assert "Permission denied" in store.report["unreadable"][0]["reason"]
+    assert len(store) == len(PEOPLE) * 2 - 1

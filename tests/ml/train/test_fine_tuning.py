@@ -59,6 +59,23 @@ def test_a_ferplus_recipe_keeps_the_users_one_hot_labels(two_stores):
     assert any("left out" in line for line in lines)  # only FER2013 faces without a FER+ reading
 
 
+def test_the_raters_majority_over_two_stores_stays_one_class_per_face(two_stores):
+    small, big = two_stores
+    data = training_data(_config(labels="ferplus_majority"), [small, big], log=lambda line: None)
+    assert data.targets.targets.ndim == 1  # what a focal or class-weighted loss needs
+    n_small = int((small.splits == 0).sum())
+    assert (data.targets.targets[:n_small] == 3).all()
+
+
+def test_ferplus_labels_with_no_votes_in_any_store_are_refused(two_stores):
+    small, big = two_stores
+    without_votes = dataclasses.replace(big, votes=None)
+    with pytest.raises(ValueError, match="needs FER\\+ votes in at least one of the data sets"):
+        training_data(_config(labels="mixed"), [small, without_votes], log=lambda line: None)
+    with pytest.raises(ValueError, match="needs FER\\+ votes in the store"):
+        training_data(_config(labels="ferplus_distribution"), [without_votes], log=lambda line: None)
+
+
 def test_a_mixed_recipe_validates_on_the_users_own_labels_when_their_store_comes_first(two_stores, tmp_path):
     small, big = two_stores
     config = _config(labels="mixed", mixed_fer2013_weight=0.5, data_weights=[3, 1], samples_per_epoch=128)
@@ -139,3 +156,16 @@ def test_stopping_an_ensembles_fine_tune_leaves_no_rebuilt_model(two_stores, tin
     assert tuned.stop_reason == "cancelled" and tuned.checkpoint is None
     assert tuned.epochs_run == 3  # the first member's two, the second's first
     assert not (tmp_path / "run" / "best.pt").exists()
+
+
+def test_a_fine_tune_resumes_with_the_architecture_it_started_from(two_stores, tmp_path):
+    small, big = two_stores
+    torch.manual_seed(0)
+    narrow = create_model("ferlite", num_classes=7, width=4)  # the recipe below says width 8
+    start = save_checkpoint(checkpoint_payload(narrow, name="ferlite", options={"width": 4}, class_names=FER_CLASSES),
+                            tmp_path / "narrow.pt")
+    config = _config(init_from=str(start), samples_per_epoch=64)
+    first = fit(config, [small, big], tmp_path / "run", log=None)
+    resumed = fit(config.replace(epochs=2), [small, big], tmp_path / "run", resume_from=first.last_checkpoint, log=None)
+    assert [row.epoch for row in resumed.history] == [1, 2]  # the first epoch carried over, the second trained
+    assert load_checkpoint(resumed.last_checkpoint)["model"]["options"] == {"width": 4}
