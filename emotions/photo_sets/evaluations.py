@@ -115,12 +115,13 @@ def evaluate_run_on_set(run_id: int, dataset_id: int) -> RunEvaluation | None:
 def sweep_evaluations(now=None) -> dict[str, int]:
     """Send again the queued pairs the broker lost and the running ones whose worker died, then queue the
     pairs of a scorable run and an evaluation set that have no row yet."""
-    now = now or timezone.now()
-    lost = now - timedelta(seconds=RESEND_AFTER_SECONDS)
+    # Sending and starting are stamped by the database's clock, creation by the host's: each is judged by its own.
+    lost = (now or Now()) - timedelta(seconds=RESEND_AFTER_SECONDS)
     RunEvaluation.objects.filter(status=RunEvaluation.Status.RUNNING, started_at__lt=lost).update(
         status=RunEvaluation.Status.QUEUED, sent_at=None)
+    unsent_since = (now or timezone.now()) - timedelta(seconds=SEND_GRACE_SECONDS)
     resend = RunEvaluation.objects.filter(status=RunEvaluation.Status.QUEUED).filter(
-        Q(sent_at__isnull=True, created_at__lt=now - timedelta(seconds=SEND_GRACE_SECONDS)) | Q(sent_at__lt=lost))
+        Q(sent_at__isnull=True, created_at__lt=unsent_since) | Q(sent_at__lt=lost))
     sent = sum(send_evaluation(evaluation) for evaluation in resend)
     queued = 0
     for dataset in evaluation_sets():

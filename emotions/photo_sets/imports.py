@@ -19,6 +19,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import File
 from django.db import transaction
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from emotions.infra import dispatch
@@ -164,12 +165,12 @@ def _drop(dataset: Dataset) -> None:
 
 
 def sweep_photo_imports(now=None) -> dict[str, int]:
-    """Fail the imports whose worker went silent (killed mid-import), and send again those never sent."""
-    now = now or timezone.now()
+    """Fail the imports whose worker went silent (killed mid-import), and send again those never sent.
+    A heartbeat is judged by the database's clock, which stamped it, unless `now` is given."""
     failed = 0
     stale = PhotoImport.objects.filter(
         status=PhotoImport.Status.RUNNING,
-        heartbeat_at__lt=now - timedelta(seconds=settings.PHOTO_IMPORT_STALE_SECONDS),
+        heartbeat_at__lt=(now or Now()) - timedelta(seconds=settings.PHOTO_IMPORT_STALE_SECONDS),
     )
     for photo_import in stale:
         if photo_import.mark_failed(f"The worker {photo_import.worker or '(unknown)'} stopped during the import; "
@@ -177,6 +178,6 @@ def sweep_photo_imports(now=None) -> dict[str, int]:
             _remove_archive(photo_import)
             failed += 1
     unsent = PhotoImport.objects.filter(status=PhotoImport.Status.QUEUED, sent_at__isnull=True,
-                                        created_at__lt=now - timedelta(seconds=SEND_GRACE_SECONDS))
+                                        created_at__lt=(now or timezone.now()) - timedelta(seconds=SEND_GRACE_SECONDS))
     sent = sum(send_photo_import(photo_import) for photo_import in unsent)
     return {"failed": failed, "sent": sent}

@@ -351,8 +351,12 @@ def sweep_uploads() -> dict[str, int]:
 
 def classify_whole_image(upload: Upload) -> bool:
     """Predict a finished upload again as one face (no face was found in it). False if still running."""
-    if not upload.reset_for_whole_image():
-        return False
+    from emotions.photo_sets.models import Correction
+
+    with transaction.atomic():
+        if not upload.reset_for_whole_image():
+            return False
+        Correction.objects.filter(upload=upload).delete()  # the faces they named are gone
     for path in upload.directory.iterdir():
         if path.name.startswith("face-") or path.name == ANNOTATED_NAME:
             path.unlink(missing_ok=True)
@@ -363,9 +367,15 @@ def classify_whole_image(upload: Upload) -> bool:
 def adopt_session_uploads(sender, request, user, **kwargs) -> None:
     """At login (the `user_logged_in` signal): the uploads this browser made before it become the
     account's, so they stay in the history."""
+    from emotions.photo_sets.models import Correction
+
     token = request.session.get(SESSION_OWNER) if request is not None and hasattr(request, "session") else None
     if token:
-        Upload.objects.filter(owner__isnull=True, session_owner=token).update(owner=user, session_owner="")
+        with transaction.atomic():
+            adopted = list(Upload.objects.filter(owner__isnull=True, session_owner=token).values_list("pk", flat=True))
+            Upload.objects.filter(pk__in=adopted).update(owner=user, session_owner="")
+            # Their kept faces too: they must go with the account even once the photos are purged.
+            Correction.objects.filter(upload__in=adopted, owner__isnull=True).update(owner=user)
 
 
 # Deleting -------------------------------------------------------------------------------------------

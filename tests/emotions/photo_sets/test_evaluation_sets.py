@@ -5,6 +5,7 @@ ids and does nothing the second time."""
 from datetime import timedelta
 
 import pytest
+from django.db.models.functions import Now
 from django.utils import timezone
 from emotions_test_support import dataset_for, make_experiment, make_noise_store, save_tiny_checkpoint, succeeded_run
 
@@ -144,6 +145,19 @@ def test_the_sweep_queues_pairs_nobody_asked_for_and_sends_lost_ones_again(photo
     sent.clear()
     assert sweep_photo_sets()["evaluations_sent_again"] == 2 and len(sent.of(TASK)) == 2
     assert RunEvaluation.objects.count() == 2
+
+
+def test_a_running_score_is_left_alone_by_a_sweeping_host_whose_clock_is_ahead(photo_set, runs, sent, monkeypatch):
+    Dataset.objects.filter(pk=photo_set.pk).update(is_evaluation_set=True)
+    sweep_photo_sets()
+    evaluation = RunEvaluation.objects.first()
+    RunEvaluation.objects.filter(pk=evaluation.pk).update(status="running", started_at=Now(), sent_at=Now())
+    real_now = timezone.now
+    monkeypatch.setattr(timezone, "now", lambda: real_now() + timedelta(seconds=evaluations.RESEND_AFTER_SECONDS + 60))
+    sent.clear()
+    sweep_photo_sets()  # started and sent by the database's clock, which the sweep reads too
+    evaluation.refresh_from_db()
+    assert evaluation.status == "running" and [evaluation.run_id, evaluation.dataset_id] not in sent.of(TASK)
 
 
 def test_a_set_imported_as_an_evaluation_set_queues_every_run(tmp_path, runs, sent, django_capture_on_commit_callbacks):

@@ -153,6 +153,17 @@ def test_an_import_whose_worker_died_is_failed_by_the_sweep_and_its_zip_removed(
     assert media_files() == []
 
 
+def test_a_live_import_is_not_failed_by_a_sweeping_host_whose_clock_is_ahead(staff_client, tmp_path, monkeypatch):
+    post_zip(staff_client, zip_of(class_folders(tmp_path / "faces", per_class=1)))
+    photo_import = PhotoImport.objects.get()
+    assert photo_import.claim("inference@cpu")  # its heartbeat stamped by the database's clock
+    real_now = timezone.now
+    monkeypatch.setattr(timezone, "now", lambda: real_now() + timedelta(seconds=settings.PHOTO_IMPORT_STALE_SECONDS + 60))
+    assert sweep_photo_sets()["failed"] == 0
+    photo_import.refresh_from_db()
+    assert photo_import.status == "running"
+
+
 def test_an_import_never_sent_is_sent_again_by_the_sweep(staff_client, tmp_path, sent):
     post_zip(staff_client, zip_of(class_folders(tmp_path / "faces", per_class=1)))
     photo_import = PhotoImport.objects.get()

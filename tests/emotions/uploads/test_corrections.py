@@ -172,6 +172,31 @@ def test_deleting_the_account_deletes_its_corrections_purged_uploads_included(
     assert list(Correction.objects.values_list("upload", flat=True)) == [someone_elses.pk]
 
 
+def test_faces_corrected_before_logging_in_go_with_the_account_even_once_purged(
+    visitor, member, settings, django_capture_on_commit_callbacks
+):
+    upload = upload_as(visitor, learn=True)
+    correct(visitor, upload, "Fear")
+    visitor.force_login(member)  # the upload, and the face kept from it, become the account's
+    assert Correction.objects.get().owner == member
+    Upload.objects.filter(pk=upload.pk).update(created_at=timezone.now() - timedelta(days=settings.UPLOAD_RETENTION_DAYS + 1))
+    purge_old_uploads()
+    assert Correction.objects.get().upload is None
+
+    with django_capture_on_commit_callbacks(execute=True):
+        member.delete()
+    assert not Correction.objects.exists()
+
+
+def test_reading_the_photo_again_as_one_face_drops_the_corrections_of_the_faces_it_had(visitor):
+    upload = upload_as(visitor, learn=True)
+    correct(visitor, upload, "Sad")
+    assert visitor.post(f"/uploads/{upload.pk}/whole-image/").status_code == 302
+    assert not Correction.objects.exists()
+    upload.refresh_from_db()
+    assert upload.whole_image and upload.faces == []
+
+
 # The dataset ------------------------------------------------------------------------------------
 def test_the_corrections_make_a_dataset_with_a_fixed_split_by_id(visitor):
     for seed in range(12):
