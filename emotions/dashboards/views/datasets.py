@@ -2,7 +2,7 @@
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
-from django.views.decorators.cache import cache_control
+from django.utils.cache import add_never_cache_headers, patch_cache_control
 
 from emotions import charts
 from emotions.dashboards.access import dashboard_view
@@ -85,10 +85,14 @@ def _augmentation_preview(request, store, samples) -> dict:
 
 
 @dashboard_view
-@cache_control(private=True, max_age=3600)  # a store's faces never change; a new import is a new dataset
 def dataset_face(request, pk: int, index: int):
     dataset = get_object_or_404(Dataset, pk=pk)
     store = None if _faces_private(request, dataset) else _load_store_or_none(dataset)
     if store is None or index >= len(store):
         raise Http404("No such face.")
-    return HttpResponse(png_bytes(store.images[index]), content_type="image/png")
+    response = HttpResponse(png_bytes(store.images[index]), content_type="image/png")
+    if dataset.kind == Dataset.Kind.CORRECTIONS:
+        add_never_cache_headers(response)  # staff drop corrections: the faces after one move up an index
+    else:
+        patch_cache_control(response, private=True, max_age=3600)  # an imported store never changes
+    return response

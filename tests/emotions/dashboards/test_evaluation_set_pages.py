@@ -140,4 +140,6 @@ def test_the_corrections_faces_are_shown_to_staff_only(member_client, staff_clie
     assert member_client.get(f"/datasets/{dataset.pk}/faces/0.png").status_code == 404
     staff_page = staff_client.get(f"/datasets/{dataset.pk}/").content.decode()
     assert "face-grid samples" in staff_page
-    assert staff_client.get(f"/datasets/{dataset.pk}/faces/0.png").status_code == 200
+    face = staff_client.get(f"/datasets/{dataset.pk}/faces/0.png")
+    assert face.status_code == 200
+    assert "no-cache" in face["Cache-Control"]  # dropping a correction moves the faces after it
