@@ -11,6 +11,7 @@ import torch
 import yaml
 
 from ml.models import count_parameters
+from ml.models.ensemble import prior_source_words
 
 
 def build_model_card(checkpoint_path: str | Path, store, *, command: str = "") -> str:
@@ -90,9 +91,7 @@ def _architecture_lines(checkpoint: dict[str, Any], model, size_mb: float) -> li
     tta = ", each also on the mirrored face (flip TTA)" if options.get("flip_tta") else ""
     prior = options.get("prior_correction")
     if prior:
-        frequencies = ("the FER+ raters' mean vote distribution over the Training split" if prior.get("labels") == "ferplus"
-                       else "the Training split's class frequencies")
-        tta += f", then divided by {frequencies} to the power {prior['exponent']:g} and renormalised"
+        tta += f", then divided by {prior_source_words(prior)} to the power {prior['exponent']:g} and renormalised"
     lines = [f"- **Architecture**: an ensemble of {len(checkpoint['members'])} models served as one (one batch, "
              f"probabilities averaged{tta}), {count_parameters(model):,} parameters in all; file {size_mb:.1f} MB"]
     for member, member_model in zip(checkpoint["members"], model.members):

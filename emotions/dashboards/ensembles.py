@@ -48,9 +48,9 @@ class PriorCorrection:
 
     @property
     def frequencies_words(self) -> str:
-        if self.labels == "ferplus":
-            return "the FER+ raters' mean vote distribution over the Training split"
-        return "the Training split's class frequencies"
+        from ml.models.ensemble import prior_source_words
+
+        return prior_source_words({"labels": self.labels})
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,18 @@ class EnsembleModel(nn.Module):
         return (mean_log_probability + self.class_log_offsets).log_softmax(dim=1)
 
 
+# What a prior correction divides by, by its "labels" key (absent: FER2013's labels).
+PRIOR_SOURCES = {
+    "fer2013": "the Training split's class frequencies",
+    "ferplus": "the FER+ raters' mean vote distribution over the Training split",
+    "fine_tuning": "the class frequencies of the faces drawn to fine-tune it (each data set by its share)",
+}
+
+
+def prior_source_words(prior: dict) -> str:
+    return PRIOR_SOURCES.get(prior.get("labels", "fer2013"), PRIOR_SOURCES["fer2013"])
+
+
 def training_prior_correction(class_counts: Sequence[int], exponent: float) -> dict:
     """The `prior_correction` option for an ensemble trained on a split with these class counts."""
     if not 0 < exponent <= 1:

@@ -79,11 +79,12 @@ def fine_tune(config: TrainConfig, stores, out_dir: str | Path, *, log: Callable
     if prior_correction:
         prepared = [prepare_store(config, one) for one in (stores if isinstance(stores, (list, tuple)) else [stores])]
         prior = training_data(config, prepared, log=lambda line: None)
-        prior_correction = training_prior_correction(
-            prior.class_prior(len(original["class_names"])).tolist(), prior_correction["exponent"])
+        prior_correction = {**training_prior_correction(
+            prior.class_prior(len(original["class_names"])).tolist(), prior_correction["exponent"]), "labels": "fine_tuning"}
     payload = ensemble_payload(
         members, flip_tta=bool(options.get("flip_tta")), prior_correction=prior_correction,
-        config={**(original.get("config") or {}), "name": f"{config.name}", "fine_tuned_from": config.init_from},
+        config={**_ensemble_options(original.get("config") or {}), "name": config.name,
+                "fine_tuned_from": config.init_from, "members": _member_names(original, config.name)},
         data_checksum=members[0].get("data_checksum"),
     )
     if "int8_calibration" in original:
@@ -93,6 +94,18 @@ def fine_tune(config: TrainConfig, stores, out_dir: str | Path, *, log: Callable
         + (" (served in int8, calibrated on the new training faces)" if "int8_calibration" in payload else "")
         + (", its prior correction from the fine-tuning draws" if prior_correction else ""))
     return FineTuneResult(path, results, config.epochs)
+
+
+def _ensemble_options(config: dict) -> dict:
+    """The original ensemble's recorded options that still describe the rebuilt one (not where its prior
+    came from: it is the fine-tuning draws' now)."""
+    return {key: value for key, value in config.items() if key not in ("prior_from", "members")}
+
+
+def _member_names(original: dict, recipe: str) -> list[str]:
+    names = (original.get("config") or {}).get("members") or [
+        (member.get("config") or {}).get("name", f"member {index}") for index, member in enumerate(original["members"])]
+    return [f"{name} + {recipe}" for name in names]
 
 
 def _numbered_on(on_epoch, member: int, members: int, epochs: int):

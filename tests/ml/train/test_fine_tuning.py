@@ -109,7 +109,9 @@ def test_the_shipped_ensemble_is_fine_tuned_member_by_member_and_rebuilt_for_int
     # The prior correction keeps its exponent and divides by what the members learned now: three draws in
     # four are the user's faces, all Happy.
     shipped_prior, rebuilt_prior = (one["model"]["options"]["prior_correction"] for one in (shipped, rebuilt))
-    assert rebuilt_prior["exponent"] == shipped_prior["exponent"]
+    assert rebuilt_prior["exponent"] == shipped_prior["exponent"] and rebuilt_prior["labels"] == "fine_tuning"
+    assert "prior_from" not in rebuilt["config"]  # the shipped one's came from the FER+ votes
+    assert rebuilt["config"]["members"] == [f"{name} + finetune-smoke" for name in shipped["config"]["members"]]
     assert rebuilt_prior["train_prior"][3] == pytest.approx(0.75 + 0.25 * shipped_prior["train_prior"][3], abs=0.05)
     assert sum(rebuilt_prior["train_prior"]) == pytest.approx(1.0)
     assert "int8_calibration" in rebuilt
