@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
+from ml.classes import FER_CLASSES
 from ml.train.config import TrainConfig
 
 RESULT_FILE = "result.json"
@@ -129,12 +130,13 @@ def _with_ferplus_scores(result: RecipeResult, run_dir: Path, store, tta_hflip: 
     from ml.evaluate import evaluate_checkpoint
 
     checkpoint = run_dir / "best.pt"
-    if result.private_test_ferplus_accuracy is not None or store.votes is None or not checkpoint.exists():
+    if (result.private_test_ferplus_accuracy is not None or store.votes is None or not checkpoint.exists()
+            or result.classes != len(FER_CLASSES)):  # a class subset has no FER+ majority to compare with
         return result
     evaluation = {split: evaluate_checkpoint(checkpoint, store, split, tta=tta_hflip, device="cpu")
                   for split in ("public_test", "private_test")}
     if "ferplus" not in evaluation["private_test"]:
-        return result  # a class subset has no FER+ majority to compare with
+        return result
     result.private_test_ferplus_accuracy = evaluation["private_test"]["ferplus"]["accuracy"]
     result.private_test_ferplus_macro_f1 = evaluation["private_test"]["ferplus"]["macro_f1"]
     (run_dir / EVALUATION_FILE).write_text(json.dumps(evaluation, indent=1))
