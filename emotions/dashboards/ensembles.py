@@ -91,7 +91,9 @@ def read_ensemble_checkpoint(path: str | Path) -> EnsembleCheckpoint | None:
     return _read(str(path), stat.st_mtime_ns, stat.st_size)
 
 
-@lru_cache(maxsize=16)
+# Small summaries, not weights: enough for every ensemble on a leaderboard (each fine-tune adds one) to be
+# read from disk once, not once per row on every view.
+@lru_cache(maxsize=1024)
 def _read(path: str, mtime_ns: int, size: int) -> EnsembleCheckpoint | None:
     from ml.train.checkpoint import CheckpointError, load_checkpoint
 
