@@ -60,6 +60,15 @@ def save_screenshot(page, name: str) -> Path:
     return path
 
 
+def upload_in_browser(page, name: str, data: bytes, *, learn_from_corrections: bool = False) -> None:
+    """Choose one JPEG on the upload page, as a person does, and send it; the result page follows."""
+    page.goto(page.base_url + "/upload/")
+    page.set_input_files('input[type="file"]', files=[{"name": name, "mimeType": "image/jpeg", "buffer": data}])
+    if learn_from_corrections:
+        page.check('input[name="learn_from_corrections"]')
+    page.click("button[type=submit]")
+
+
 # Records ----------------------------------------------------------------------------------------
 def make_noise_store(per_split: int = 14, seed: int = 0):
     """A FerStore of random faces, two per class per split and up: enough to run ml end to end."""

@@ -3,7 +3,7 @@ the link to what the model is and cannot do, which a visitor follows without log
 from __future__ import annotations
 
 import pytest
-from emotions_test_support import save_screenshot
+from emotions_test_support import save_screenshot, upload_in_browser
 from ensemble_test_support import save_photo_figures, save_tiny_ensemble, scores_for
 
 from emotions.training.imports import record_source
@@ -27,11 +27,7 @@ def shipped_ensemble(settings, tmp_path, noise_dataset):
 
 def test_a_result_shows_the_photo_large_and_each_face_in_a_compact_card(page, astronaut_jpeg, shipped_ensemble):
     page.set_viewport_size(LAPTOP)
-    page.goto(page.base_url + "/upload/")
-    page.set_input_files('input[type="file"]', files=[
-        {"name": "astronaut.jpg", "mimeType": "image/jpeg", "buffer": astronaut_jpeg},
-    ])
-    page.click("button[type=submit]")
+    upload_in_browser(page, "astronaut.jpg", astronaut_jpeg)
     page.wait_for_selector("text=1 face found")
     page.wait_for_selector("#face-1 .main-svg")
     page.wait_for_function("document.querySelector('img.annotated').complete")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 
 import pytest
-from emotions_test_support import save_screenshot
+from emotions_test_support import save_screenshot, upload_in_browser
 
 from emotions.models import Upload
 
@@ -50,12 +50,7 @@ def test_the_owner_corrects_a_face_with_one_click_and_the_face_is_kept(page, ast
     from emotions.models import Correction
 
     settings.INFERENCE_WORKER_TIMEOUT_SECONDS = 2
-    page.goto(page.base_url + "/upload/")
-    page.set_input_files('input[type="file"]', files=[
-        {"name": "astronaut.jpg", "mimeType": "image/jpeg", "buffer": astronaut_jpeg},
-    ])
-    page.check('input[name="learn_from_corrections"]')
-    page.click("button[type=submit]")
+    upload_in_browser(page, "astronaut.jpg", astronaut_jpeg, learn_from_corrections=True)
     page.wait_for_selector("text=1 face found")
 
     page.click('#face-card-1 button[value="Surprise"]')
