@@ -23,6 +23,7 @@ from ml.train.loop import EpochResult, FitResult, fit, prepare_store, training_d
 class FineTuneResult:
     checkpoint: Path | None  # the fine-tuned model: a member's best.pt, or the rebuilt ensemble; None if stopped
     members: list[FitResult] = field(default_factory=list)
+    epochs_per_member: int = 0  # an ensemble's: how `on_epoch` numbered its epochs on
 
     @property
     def stop_reason(self) -> str:
@@ -31,8 +32,6 @@ class FineTuneResult:
     @property
     def epochs_run(self) -> int:
         return sum(member.epochs_run for member in self.members)
-
-    epochs_per_member: int = 0  # an ensemble's: how `on_epoch` numbered its epochs on
 
     @property
     def best_epoch(self) -> int:
@@ -55,6 +54,7 @@ def fine_tune(config: TrainConfig, stores, out_dir: str | Path, *, log: Callable
     A stopped ensemble ends with `stop_reason` "cancelled" and no rebuilt checkpoint."""
     log = log or (lambda line: None)
     out_dir = Path(out_dir)
+    stores = list(stores) if isinstance(stores, (list, tuple)) else [stores]
     if config.init_from is None:
         raise ValueError("fine-tuning needs init_from: the checkpoint to start from")
     original = load_checkpoint(config.init_from)
@@ -77,8 +77,7 @@ def fine_tune(config: TrainConfig, stores, out_dir: str | Path, *, log: Callable
     options = original["model"]["options"]
     prior_correction = options.get("prior_correction")
     if prior_correction:
-        prepared = [prepare_store(config, one) for one in (stores if isinstance(stores, (list, tuple)) else [stores])]
-        prior = training_data(config, prepared, log=lambda line: None)
+        prior = training_data(config, [prepare_store(config, one) for one in stores], log=lambda line: None)
         prior_correction = {**training_prior_correction(
             prior.class_prior(len(original["class_names"])).tolist(), prior_correction["exponent"]), "labels": "fine_tuning"}
     payload = ensemble_payload(
@@ -116,12 +115,12 @@ def _numbered_on(on_epoch, member: int, members: int, epochs: int):
                                                        epochs=members * epochs))
 
 
-def _calibration(stores) -> dict:
+def _calibration(stores: list) -> dict:
     import numpy as np
 
     from ml.inference.quantize import calibration_faces, calibration_payload
 
     # The int8 ranges are measured on every data set's training faces, drawn per class from them all.
-    parts = [one.split("train") for one in (stores if isinstance(stores, (list, tuple)) else [stores])]
+    parts = [one.split("train") for one in stores]
     return calibration_payload(calibration_faces(np.concatenate([images for images, _ in parts]),
                                                  np.concatenate([labels for _, labels in parts])))
