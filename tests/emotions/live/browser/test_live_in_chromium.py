@@ -18,7 +18,21 @@ FACE_LINE = re.compile(rf"Face 1: ({'|'.join(FER_CLASSES)}) \((\d+)%\) · box (\
 
 def painted_pixels(page, x: float, y: float, w: float, h: float) -> int:
     """Opaque pixels of the overlay along the outline of (x, y, w, h), in CSS pixels of the video."""
-    return page.evaluate("""([x, y, w, h]) => {
+    return page.evaluate(f"([x, y, w, h]) => {{ {PROBE_OUTLINE} }}", [x, y, w, h])
+
+
+def painted_around_listed_box(page, scale: float, left: float, top: float) -> tuple[str, int]:
+    """The listed face's line and the overlay's opaque pixels along its box, read in one go: a new frame's
+    answer redraws both between two separate reads as the face moves."""
+    return tuple(page.evaluate(f"""([scale, left, top]) => {{
+        const line = document.querySelector("[data-live-faces] li").innerText.trim();
+        const [bx, by, bw, bh] = line.match(/box (\\d+), (\\d+), (\\d+), (\\d+)/).slice(1).map(Number);
+        const [x, y, w, h] = [left + bx * scale, top + by * scale, bw * scale, bh * scale];
+        return [line, (() => {{ {PROBE_OUTLINE} }})()];
+    }}""", [scale, left, top]))
+
+
+PROBE_OUTLINE = """
         const overlay = document.querySelector("[data-overlay]");
         const ratio = overlay.width / overlay.clientWidth;
         const pixels = overlay.getContext("2d").getImageData(0, 0, overlay.width, overlay.height).data;
@@ -30,7 +44,7 @@ def painted_pixels(page, x: float, y: float, w: float, h: float) -> int:
             if (opaque(x + w, y + h * i / 20)) count++;   // the right edge
         }
         return count;
-    }""", [x, y, w, h])
+"""
 
 
 def test_the_camera_shows_the_face_boxed_with_its_emotion_and_charts_the_last_minute(page_with_camera):
@@ -67,7 +81,8 @@ def test_the_camera_shows_the_face_boxed_with_its_emotion_and_charts_the_last_mi
     assert shown[2] == 640
     scale = min(shown[0] / 480, shown[1] / 360)
     left, top = (shown[0] - 480 * scale) / 2, (shown[1] - 360 * scale) / 2
-    assert painted_pixels(page, left + x * scale, top + y * scale, w * scale, h * scale) >= 50  # of 63 probes
+    line, painted = painted_around_listed_box(page, scale, left, top)
+    assert FACE_LINE.fullmatch(line) and painted >= 50, (line, painted)  # of 63 probes
     assert painted_pixels(page, 5, shown[1] - 5, 1, 1) == 0  # and nothing far from it
 
     page.wait_for_function("document.getElementById('live-chart').data[0].x.length >= 3")  # plotly drew the points
