@@ -14,6 +14,10 @@ scored on people it never saw, with FER2013 PrivateTest as the check that it for
    for int8), timed.
 4. The same two figures for the fine-tuned model.
 
+Where the folder's labels.csv carries raters' readings (`vote_top`, `agree`, as twpfe's does), it also
+prints how often the raters' majority reads the held-out faces as posed (the labels' own ceiling for a
+model that reads faces as people do) and each model's accuracy on the faces where the raters agree.
+
 This is the one place a development set is trained on, and only on people it is then not scored on.
 """
 from __future__ import annotations
@@ -23,26 +27,51 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ml.data import FerStore  # noqa: E402
 from ml.data.photos import import_photo_folder  # noqa: E402
-from ml.evaluate import evaluate_checkpoint  # noqa: E402
+from ml.evaluate import compute_metrics, evaluate_checkpoint  # noqa: E402
+from ml.inference.photo_eval import PhotoFolderError, read_labelled_folder  # noqa: E402
 from ml.train import TrainConfig  # noqa: E402
 from ml.train.finetune import fine_tune  # noqa: E402
 from report import cpu_name, save_json  # noqa: E402
 
 
-def scores(checkpoint, photos: FerStore, fer2013: FerStore) -> dict:
+def scores(checkpoint, photos: FerStore, fer2013: FerStore, raters_agreed: FerStore | None) -> dict:
     held_out = evaluate_checkpoint(checkpoint, photos, "private_test", device="cpu")
     private = evaluate_checkpoint(checkpoint, fer2013, "private_test", device="cpu")
+    agreed = evaluate_checkpoint(checkpoint, raters_agreed, "private_test", device="cpu") if raters_agreed else {}
     return {
         "held_out": held_out["accuracy"], "held_out_f1": held_out["macro_f1"], "held_out_faces": held_out["num_samples"],
+        "held_out_raters_agree": agreed.get("accuracy"),
         "private": private["accuracy"], "private_f1": private["macro_f1"],
         "private_ferplus": (private.get("ferplus") or {}).get("accuracy"),
     }
+
+
+def raters_reference(photos: FerStore, folder: Path | None) -> dict | None:
+    """The raters' majority against the labels on the held-out faces, and the held-out faces it agrees
+    with as a store, where the photo folder's labels.csv has raters' readings; else None."""
+    if folder is None or not folder.is_dir() or photos.paths is None:
+        return None
+    try:
+        readings = {photo.name: photo for photo in read_labelled_folder(folder)[0]}
+    except PhotoFolderError:
+        return None
+    held_out = np.flatnonzero(photos.split_rows("private_test"))
+    rated = [row for row in held_out if getattr(readings.get(photos.paths[row]), "raters_label", None)]
+    if not rated:
+        return None
+    class_names = list(photos.class_names)
+    raters = compute_metrics(photos.labels[rated], [class_names.index(readings[photos.paths[row]].raters_label)
+                                                    for row in rated], class_names)
+    agreed = [row for row in rated if readings[photos.paths[row]].raters_agree]
+    return {"accuracy": raters["accuracy"], "macro_f1": raters["macro_f1"], "faces": len(rated),
+            "agreed_faces": len(agreed), "agreed": photos.subset(agreed) if agreed else None}
 
 
 def held_out_store(path: Path, test_groups: list[str]) -> FerStore:
@@ -85,23 +114,32 @@ def main(argv=None) -> int:
     print(f"{args.folder.name}: {counts['train']} training faces, {counts['validation']} validating, "
           f"{counts['test']} held out ({args.test_groups}); imported in {import_seconds:.0f} s", flush=True)
 
-    baseline = scores(args.checkpoint, photos, fer2013)
+    raters = raters_reference(photos, args.folder if args.folder.is_dir() else Path(photos.report.get("source", "")))
+    raters_agreed = raters and raters.pop("agreed")
+    baseline = scores(args.checkpoint, photos, fer2013, raters_agreed)
     config = TrainConfig.from_yaml(args.config).replace(init_from=str(args.checkpoint))
     started = time.perf_counter()
     tuned = fine_tune(config, [photos, fer2013], args.out / "run", log=lambda line: print(line, flush=True))
     tune_seconds = time.perf_counter() - started
-    adapted = scores(tuned.checkpoint, photos, fer2013)
+    adapted = scores(tuned.checkpoint, photos, fer2013, raters_agreed)
 
     print(f"\n# {args.folder.name}, held-out {args.group_column}s {args.test_groups}; {cpu_name()}, "
           f"{torch.get_num_threads()} threads; {config.name}: {tune_seconds / 60:.1f} min")
-    print("| model | held-out people, accuracy (macro-F1) | FER2013 PrivateTest | PrivateTest vs FER+ majority |")
-    print("| --- | ---: | ---: | ---: |")
+    agreed_header = f" where the raters agree ({raters['agreed_faces']} faces) |" if raters_agreed else ""
+    print(f"| model | held-out people, accuracy (macro-F1) |{agreed_header} FER2013 PrivateTest "
+          "| PrivateTest vs FER+ majority |")
+    print("| --- | ---: |" + (" ---: |" if raters_agreed else "") + " ---: | ---: |")
+    if raters:
+        print(f"| the raters' majority ({raters['faces']} faces rated) | {raters['accuracy']:.1%} "
+              f"({raters['macro_f1']:.3f}) |" + (" 100% |" if raters_agreed else "") + " — | — |")
     for name, row in (("shipped", baseline), (f"fine-tuned ({config.name})", adapted)):
         ferplus = f"{row['private_ferplus']:.1%}" if row["private_ferplus"] is not None else "—"
-        print(f"| {name} | {row['held_out']:.1%} ({row['held_out_f1']:.3f}) | {row['private']:.1%} "
+        agreed = f" {row['held_out_raters_agree']:.1%} |" if raters_agreed else ""
+        print(f"| {name} | {row['held_out']:.1%} ({row['held_out_f1']:.3f}) |{agreed} {row['private']:.1%} "
               f"({row['private_f1']:.3f}) | {ferplus} |")
     save_json(args.json, {"machine": cpu_name(), "folder": str(args.folder), "test_groups": args.test_groups,
-                          "fine_tune_seconds": tune_seconds, "baseline": baseline, "adapted": adapted})
+                          "fine_tune_seconds": tune_seconds, "raters": raters, "baseline": baseline,
+                          "adapted": adapted})
     return 0
 
 

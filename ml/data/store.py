@@ -79,6 +79,10 @@ class FerStore:
             **changes,
         )
 
+    def subset(self, rows: np.ndarray) -> "FerStore":
+        """The faces at `rows` (a boolean mask or indices), every per-face array kept aligned."""
+        return self._rows(np.asarray(rows))
+
     def __len__(self) -> int:
         return len(self.labels)
 
