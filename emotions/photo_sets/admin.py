@@ -1,16 +1,17 @@
 """Staff's side of the user's own faces: photo datasets imported from a zip (on a worker), the corrections
 uploaders let the site keep (to look at, and to drop), and runs' scores on the evaluation sets."""
-import base64
 
 from django import forms
 from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
 
+from emotions.dashboards.faces import png_data_uri
 from emotions.photo_sets import corrections, imports
 from emotions.photo_sets.archives import ArchiveRefused, check_zip
 from emotions.photo_sets.models import Correction, PhotoImport, RunEvaluation
 from emotions.training.models import Dataset
+from ml.classes import SPLIT_LABELS
 
 STATUS_COLOURS = {"queued": "#777", "running": "#1a6fb0", "succeeded": "#2a8a2a", "done": "#2a8a2a",
                   "failed": "#b02a2a"}
@@ -129,14 +130,12 @@ class CorrectionAdmin(admin.ModelAdmin):
 
     @admin.display(description="face")
     def face_display(self, correction):
-        data = base64.b64encode(corrections.png_bytes(correction)).decode("ascii")
-        return format_html('<img src="data:image/png;base64,{}" width="48" height="48" alt="{} face">', data,
+        return format_html('<img src="{}" width="48" height="48" alt="{} face">', png_data_uri(correction.pixels),
                            correction.label)
 
     @admin.display(description="split")
     def split(self, correction):
-        return {"train": "train", "public_test": "PublicTest", "private_test": "PrivateTest"}[
-            corrections.split_of(correction.pk)]
+        return SPLIT_LABELS[corrections.split_of(correction.pk)]
 
     @admin.display(description="upload")
     def upload_display(self, correction):

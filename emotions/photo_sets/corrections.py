@@ -14,7 +14,6 @@ has a fixed split drawn from a hash of its id: 80% train, 10% validation (Public
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 from functools import lru_cache
 from pathlib import Path
@@ -194,9 +193,3 @@ def _cached_store(dataset_id: int, fingerprint: tuple):
     return corrections_store(Dataset.objects.get(pk=dataset_id))
 
 
-def png_bytes(correction: Correction) -> bytes:
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.fromarray(correction.pixels).save(buffer, format="PNG")
-    return buffer.getvalue()

@@ -16,13 +16,14 @@ from pathlib import Path
 from emotions.dashboards.imported import photo_evaluations, shipped_run
 from emotions.training.models import TrainingRun
 from emotions.uploads import services
+from ml.classes import SPLIT_LABELS
 
 # The development photo sets scored through the whole pipeline, in words; another set is named as it is.
 PHOTO_SETS = {
     "twpfe": "posed expressions by Taiwanese performers",
     "muxspace": "photos from the web and from films",
 }
-SPLITS = (("private_test", "PrivateTest"), ("public_test", "PublicTest"))
+SPLITS = tuple((split, SPLIT_LABELS[split]) for split in ("private_test", "public_test"))
 LABELS = (("fer2013", "FER2013 labels"), ("ferplus", "FER+ raters' majority"))
 
 

@@ -14,6 +14,7 @@ from emotions.dashboards.model_sizes import parameter_count
 from emotions.dashboards.run_exports import tensorboard_dir
 from emotions.dashboards.run_status import LiveStatus
 from emotions.training.models import TrainingRun
+from ml.classes import SPLIT_LABELS
 from ml.inference.photo_eval import summary_rows
 
 SPLITS = ("private_test", "public_test")
@@ -52,7 +53,6 @@ def _evaluation_sets(run: TrainingRun) -> list[dict]:
     return sets
 
 
-SPLIT_NAMES = {"public_test": "PublicTest", "private_test": "PrivateTest"}
 LABEL_SETS = {"fer2013": "FER2013", "ferplus": "FER+ majority"}
 
 
@@ -65,7 +65,7 @@ def score_rows(run: TrainingRun) -> list[dict]:
             if metrics and labels == "ferplus":
                 metrics = metrics.get("ferplus")
             if metrics:
-                rows.append({"split": SPLIT_NAMES[split], "labels": labels, "label_name": LABEL_SETS[labels],
+                rows.append({"split": SPLIT_LABELS[split], "labels": labels, "label_name": LABEL_SETS[labels],
                              "metrics": metrics})
     return rows
 
