@@ -39,11 +39,12 @@ def run_train(args: argparse.Namespace) -> int:
     stores = [_load_store(path) for path in args.data]
     data = stores if len(stores) > 1 else stores[0]
     log = lambda line: print(line, flush=True)  # noqa: E731
-    if config.init_from is not None and config.init_member is None and args.resume is None:
+    resume_dir = args.resume if args.resume is not None and Path(args.resume).is_dir() else None
+    if config.init_from is not None and config.init_member is None and (args.resume is None or resume_dir):
         from ml.train.finetune import fine_tune, is_ensemble
 
         if is_ensemble(config.init_from):
-            tuned = fine_tune(config, data, args.out, log=log)
+            tuned = fine_tune(config, data, args.out, log=log, resume_dir=resume_dir)
             print(f"done: {len(tuned.members)} members fine-tuned; ensemble {tuned.checkpoint}")
             return 0
     result = fit(config, data, args.out, resume_from=args.resume, log=log)
@@ -315,7 +316,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--limit", type=int, help="at most N images per split (a stratified sample)")
     train.add_argument("--device", choices=["auto", "cpu", "cuda"])
     train.add_argument("--num-workers", type=int)
-    train.add_argument("--resume", help="a last.pt to continue from")
+    train.add_argument("--resume", help="a last.pt to continue from (an ensemble fine-tune: the --out folder it "
+                       "stopped in, to go on member by member)")
     train.add_argument("--init-from", metavar="CHECKPOINT",
                        help="fine-tune: start from this checkpoint's weights (its architecture replaces the config's)")
     train.add_argument("--init-member", type=int, metavar="N", help="with --init-from an ensemble: start from member N")

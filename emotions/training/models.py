@@ -267,7 +267,17 @@ class TrainingRun(models.Model):
 
     @property
     def can_resume(self) -> bool:
-        return self.status in (self.Status.FAILED, self.Status.CANCELLED) and self.last_checkpoint_path.is_file()
+        """Failed or cancelled with something to go on from: a last checkpoint, or an ensemble fine-tune's
+        members."""
+        from ml.train.finetune import resumable_members
+
+        return self.status in (self.Status.FAILED, self.Status.CANCELLED) and (
+            self.last_checkpoint_path.is_file() or resumable_members(self.out_dir))
+
+    @property
+    def resume_point(self) -> Path:
+        """What a run resuming this one goes on from: its last checkpoint, else its folder of ensemble members."""
+        return self.last_checkpoint_path if self.last_checkpoint_path.is_file() else self.out_dir
 
     def log_tail(self, lines: int = 200) -> str:
         if not self.log_file:

@@ -83,9 +83,11 @@ def _train(run: TrainingRun, log, heartbeat: RunHeartbeat) -> None:
     start = sources.start_checkpoint(run)
     if start is not None:
         config = config.replace(init_from=str(start))  # this host's path to the model it fine-tunes
-    resume_from = run.resumed_from.last_checkpoint_path if run.resumed_from else None
-    if resume_from is not None and not resume_from.is_file():
-        raise FileNotFoundError(f"the checkpoint to resume from is gone: {resume_from}")
+    resume_from = None
+    if run.resumed_from is not None:
+        if not run.resumed_from.can_resume:
+            raise FileNotFoundError(f"the checkpoint to resume from is gone: {run.resumed_from.last_checkpoint_path}")
+        resume_from = run.resumed_from.resume_point
     log(f"run {run.pk} of {run.experiment.name!r} on {run.worker}, dataset {run.experiment.dataset.name!r}")
 
     def on_epoch(result) -> bool:

@@ -80,7 +80,8 @@ def launch_training(experiment: Experiment, user=None, *, send: bool = True) -> 
 
 
 def resume_run(run: TrainingRun, user=None) -> TrainingRun:
-    """A new queued run that continues `run` from its last checkpoint, with the same config."""
+    """A new queued run that continues `run` from its last checkpoint (an ensemble fine-tune: from the members
+    it finished and the one it stopped in), with the same config."""
     if not run.can_resume:
         raise ValidationError(
             f"Run #{run.pk} cannot be resumed: only a failed or cancelled run with a last checkpoint can."

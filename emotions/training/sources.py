@@ -69,13 +69,18 @@ class TrainResult:
 
 def train(config, stores, out_dir: Path, *, on_epoch, should_stop, resume_from, log):
     """ml's `fit` on the stores, or `fine_tune` of every member when the config starts from an ensemble
-    without picking a member (a resume continues a single model's last checkpoint with `fit`)."""
+    without picking a member. `resume_from` is a single model's last checkpoint (`fit` goes on from it) or
+    the folder of a stopped ensemble fine-tune (`fine_tune` goes on member by member)."""
     from ml.train import fit
     from ml.train.finetune import fine_tune, is_ensemble
 
-    if config.init_from and config.init_member is None and resume_from is None and is_ensemble(config.init_from):
-        log(f"fine-tuning the ensemble {config.init_from} member by member")
-        result = fine_tune(config, stores, out_dir, log=log, should_stop=should_stop, on_epoch=on_epoch)
+    resume_dir = resume_from if resume_from is not None and Path(resume_from).is_dir() else None
+    if (config.init_from and config.init_member is None and (resume_from is None or resume_dir is not None)
+            and is_ensemble(config.init_from)):
+        log(f"fine-tuning the ensemble {config.init_from} member by member"
+            + (f", going on from {resume_dir}" if resume_dir else ""))
+        result = fine_tune(config, stores, out_dir, log=log, should_stop=should_stop, on_epoch=on_epoch,
+                           resume_dir=resume_dir)
         return TrainResult(result.checkpoint, result.best_epoch, result.epochs_run, result.stop_reason,
                            result.members[-1].device)
     data = stores[0] if len(stores) == 1 else stores

@@ -5,10 +5,16 @@ own weights, with the recipe's schedule, into `member<i>/`), then rebuilt with t
 and, where the original was served in int8, calibrated again on the new training faces, so it is served the
 same way (`best.pt` in the output folder). A prior correction keeps its exponent but divides by the class
 frequencies of the fine-tuning draws: the old training prior no longer describes what the members learned.
+
+A stopped ensemble fine-tune resumes member by member (`resume_dir`, the stopped one's output folder): the
+members it finished are copied over as they are, the one it stopped in continues from its last checkpoint,
+and the rest are fine-tuned.
 """
 from __future__ import annotations
 
 import dataclasses
+import json
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -44,14 +50,22 @@ def is_ensemble(path: str | Path) -> bool:
     return load_checkpoint(path)["model"]["name"] == ENSEMBLE
 
 
+def resumable_members(out_dir: str | Path) -> bool:
+    """Whether `out_dir` holds a stopped ensemble fine-tune that `fine_tune(resume_dir=out_dir)` can go on with."""
+    out_dir = Path(out_dir)
+    return any(out_dir.glob(f"member*/{FINISHED}")) or any(out_dir.glob("member*/last.pt"))
+
+
 def fine_tune(config: TrainConfig, stores, out_dir: str | Path, *, log: Callable[[str], None] | None = print,
               should_stop: Callable[[], bool] | None = None,
-              on_epoch: Callable[[EpochResult], bool | None] | None = None) -> FineTuneResult:
+              on_epoch: Callable[[EpochResult], bool | None] | None = None,
+              resume_dir: str | Path | None = None) -> FineTuneResult:
     """Fine-tune `config.init_from`: one model, or every member of an ensemble when no `init_member` is set.
 
     `on_epoch` sees an ensemble's epochs numbered on across its members (member 2's first epoch of 10 is
     epoch 11 of 60), so one run's curves show every member's training; returning True stops it, as in `fit`.
-    A stopped ensemble ends with `stop_reason` "cancelled" and no rebuilt checkpoint."""
+    A stopped ensemble ends with `stop_reason` "cancelled" and no rebuilt checkpoint; given its output folder
+    as `resume_dir`, another call goes on from where it stopped."""
     log = log or (lambda line: None)
     out_dir = Path(out_dir)
     stores = list(stores) if isinstance(stores, (list, tuple)) else [stores]
@@ -64,10 +78,24 @@ def fine_tune(config: TrainConfig, stores, out_dir: str | Path, *, log: Callable
     results = []
     count = len(original["members"])
     for index in range(count):
-        log(f"member {index + 1} of {count}")
-        result = fit(config.replace(init_member=index), stores, out_dir / f"member{index}", log=log,
-                     should_stop=should_stop, on_epoch=_numbered_on(on_epoch, index, count, config.epochs))
+        member_dir = out_dir / f"member{index}"
+        stopped_dir = Path(resume_dir) / f"member{index}" if resume_dir is not None else None
+        if stopped_dir is not None and (stopped_dir / FINISHED).is_file():
+            results.append(_finished_member(stopped_dir, member_dir))
+            log(f"member {index + 1} of {count}: finished before, kept ({results[-1].epochs_run} epochs)")
+            continue
+        resume_from = None
+        if stopped_dir is not None and (stopped_dir / "last.pt").is_file():
+            resume_from = stopped_dir / "last.pt"
+            if (stopped_dir / "best.pt").is_file():  # stays the member's best unless a resumed epoch beats it
+                member_dir.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(stopped_dir / "best.pt", member_dir / "best.pt")
+        log(f"member {index + 1} of {count}" + (f", resumed from {resume_from}" if resume_from else ""))
+        result = fit(config.replace(init_member=index), stores, member_dir, log=log, should_stop=should_stop,
+                     on_epoch=_numbered_on(on_epoch, index, count, config.epochs), resume_from=resume_from)
         results.append(result)
+        if result.stop_reason != "cancelled" and result.best_checkpoint is not None:
+            _mark_finished(member_dir, result)
         if result.stop_reason == "cancelled":
             log(f"stopped during member {index + 1}; the ensemble is not rebuilt")
             return FineTuneResult(None, results, config.epochs)
@@ -93,6 +121,25 @@ def fine_tune(config: TrainConfig, stores, out_dir: str | Path, *, log: Callable
         + (" (served in int8, calibrated on the new training faces)" if "int8_calibration" in payload else "")
         + (", its prior correction from the fine-tuning draws" if prior_correction else ""))
     return FineTuneResult(path, results, config.epochs)
+
+
+FINISHED = "finished.json"  # in a member's folder once its fit ended by itself: a resume keeps that member
+
+
+def _mark_finished(member_dir: Path, result: FitResult) -> None:
+    (member_dir / FINISHED).write_text(json.dumps({
+        "best_checkpoint": result.best_checkpoint.name, "best_epoch": result.best_epoch,
+        "epochs_run": result.epochs_run, "stop_reason": result.stop_reason, "device": result.device}))
+
+
+def _finished_member(stopped_dir: Path, member_dir: Path) -> FitResult:
+    """A member a stopped fine-tune finished, copied into this one's folder so that it stands on its own."""
+    finished = json.loads((stopped_dir / FINISHED).read_text())
+    member_dir.mkdir(parents=True, exist_ok=True)
+    best = Path(shutil.copy2(stopped_dir / finished["best_checkpoint"], member_dir / finished["best_checkpoint"]))
+    shutil.copy2(stopped_dir / FINISHED, member_dir / FINISHED)
+    return FitResult(best_checkpoint=best, last_checkpoint=None, best_epoch=finished["best_epoch"],
+                     epochs_run=finished["epochs_run"], stop_reason=finished["stop_reason"], device=finished["device"])
 
 
 def _ensemble_options(config: dict) -> dict:

@@ -94,3 +94,35 @@ def test_piping_into_head_ends_quietly():
     )
     assert piped.stdout.count("\n") == 1 and "params" in piped.stdout
     assert "Traceback" not in piped.stderr and "BrokenPipe" not in piped.stderr
+
+
+def test_a_stopped_ensemble_fine_tune_goes_on_from_its_folder(imported_store, tmp_path):
+    import torch
+
+    from ml.classes import FER_CLASSES
+    from ml.data import FerStore
+    from ml.models import create_model
+    from ml.train import TrainConfig
+    from ml.train.checkpoint import checkpoint_payload, ensemble_payload, save_checkpoint
+    from ml.train.finetune import fine_tune
+
+    members = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        model = create_model("ferlite", num_classes=7, width=8)
+        members.append(checkpoint_payload(model, name="ferlite", options={"width": 8}, class_names=FER_CLASSES))
+    pair = save_checkpoint(ensemble_payload(members, config={"name": "pair"}), tmp_path / "pair.pt")
+    config = TrainConfig.from_dict({"name": "short", "model": {"name": "ferlite", "options": {"width": 8}},
+                                    "epochs": 2, "batch_size": 16, "num_workers": 0, "device": "cpu",
+                                    "init_from": str(pair)})
+    (tmp_path / "short.yaml").write_text(config.to_yaml())
+    stopped = fine_tune(config, FerStore.load(imported_store), tmp_path / "first", log=None,
+                        on_epoch=lambda result: result.epoch >= 3)  # cancelled in the second member
+    assert stopped.checkpoint is None
+
+    resumed = run_ml("train", "--config", tmp_path / "short.yaml", "--data", imported_store,
+                     "--out", tmp_path / "second", "--resume", tmp_path / "first")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "member 1 of 2: finished before, kept (2 epochs)" in resumed.stdout
+    assert [line.split()[1] for line in resumed.stdout.splitlines() if line.startswith("epoch")] == ["2/2"]
+    assert f"done: 2 members fine-tuned; ensemble {tmp_path / 'second' / 'best.pt'}" in resumed.stdout

@@ -88,6 +88,38 @@ def test_an_ensemble_to_start_from_is_fine_tuned_member_by_member_and_rebuilt(no
     assert (finished.epoch, finished.epochs) == (2, 2)
 
 
+def test_a_cancelled_ensemble_fine_tune_resumes_member_by_member(noise_dataset, tmp_path, monkeypatch):
+    members = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        members.append(load_checkpoint(save_tiny_checkpoint(tmp_path / f"member{seed}.pt")))
+    ensemble = save_checkpoint(ensemble_payload(members, config={"name": "tiny ensemble"}), tmp_path / "ensemble.pt")
+    experiment = make_experiment(noise_dataset, name="ensemble fine-tuned", epochs=2)
+    experiment.start_from = succeeded_run(make_experiment(noise_dataset, name="ensemble"), ensemble)
+    experiment.save()
+    record_epoch = TrainingRun.record_epoch
+
+    def cancel_at_the_second_members_first_epoch(self, result):
+        if result.epoch == 3:
+            TrainingRun.objects.get(pk=self.pk).mark_cancelled()  # staff click 'Cancel'
+        return record_epoch(self, result)
+
+    monkeypatch.setattr(TrainingRun, "record_epoch", cancel_at_the_second_members_first_epoch)
+    cancelled = runner.execute_run(launch(experiment).pk, worker="training@here")
+    assert cancelled.status == "cancelled" and not cancelled.checkpoint
+    assert cancelled.can_resume  # no last.pt of its own: its members' folders
+
+    resumed = runner.execute_run(services.resume_run(cancelled).pk, worker="training@here")
+    assert resumed.status == "succeeded", resumed.error
+    log = resumed.log_tail()
+    assert "member 1 of 2: finished before, kept (2 epochs)" in log
+    assert f"member 2 of 2, resumed from {cancelled.out_dir / 'member1' / 'last.pt'}" in log
+    rebuilt = load_checkpoint(resumed.checkpoint.path)
+    assert rebuilt["model"]["name"] == "ensemble" and len(rebuilt["members"]) == 2
+    assert list(resumed.epoch_metrics.values_list("epoch", flat=True)) == [4]  # only the epoch it trained
+    assert (resumed.epoch, resumed.epochs) == (4, 4)
+
+
 def test_the_corrections_train_like_any_other_dataset(noise_dataset, visitor_corrections):
     experiment = make_experiment(noise_dataset, name="with corrections", epochs=1, limit=None)
     ExperimentDataset.objects.create(experiment=experiment, dataset=corrections.corrections_dataset(), weight=1)

@@ -10,7 +10,7 @@ from ml.train import TrainConfig, fit
 from ml.classes import FER_CLASSES
 from ml.models import create_model
 from ml.train.checkpoint import checkpoint_payload, ensemble_payload, load_checkpoint, save_checkpoint
-from ml.train.finetune import fine_tune
+from ml.train.finetune import fine_tune, resumable_members
 from ml.train.loop import training_data
 
 pytestmark = pytest.mark.fer2013
@@ -158,6 +158,30 @@ def test_stopping_an_ensembles_fine_tune_leaves_no_rebuilt_model(two_stores, tin
     assert tuned.stop_reason == "cancelled" and tuned.checkpoint is None
     assert tuned.epochs_run == 3  # the first member's two, the second's first
     assert not (tmp_path / "run" / "best.pt").exists()
+
+
+def test_a_stopped_ensemble_fine_tune_resumes_member_by_member(two_stores, tiny_ensemble, tmp_path):
+    small, big = two_stores
+    config = _config(init_from=str(tiny_ensemble), epochs=2, samples_per_epoch=64)
+    stopped = fine_tune(config, [small, big], tmp_path / "first", log=None, on_epoch=lambda result: result.epoch >= 3)
+    assert stopped.stop_reason == "cancelled" and resumable_members(tmp_path / "first")
+    assert not resumable_members(tmp_path / "elsewhere")
+
+    seen, lines = [], []
+    resumed = fine_tune(config, [small, big], tmp_path / "second", log=lines.append, resume_dir=tmp_path / "first",
+                        on_epoch=lambda result: seen.append((result.epoch, result.epochs)))
+    assert seen == [(4, 4)]  # the first member is kept, the second goes on from its first epoch
+    assert "member 1 of 2: finished before, kept (2 epochs)" in lines
+    assert f"member 2 of 2, resumed from {tmp_path / 'first' / 'member1' / 'last.pt'}" in lines
+    assert resumed.stop_reason == "completed" and resumed.epochs_run == 4
+    rebuilt = load_checkpoint(resumed.checkpoint)
+    kept = load_checkpoint(tmp_path / "first" / "member0" / "best.pt")
+    assert all(torch.equal(kept["state_dict"][key], value) for key, value in rebuilt["members"][0]["state_dict"].items())
+    assert (tmp_path / "second" / "member0" / "best.pt").is_file()  # the resumed folder stands on its own
+    # A resume of the resume has nothing left to train.
+    again = fine_tune(config, [small, big], tmp_path / "third", log=None, resume_dir=tmp_path / "second",
+                      on_epoch=lambda result: seen.append(result.epoch))
+    assert again.checkpoint is not None and seen == [(4, 4)]
 
 
 def test_a_fine_tune_resumes_with_the_architecture_it_started_from(two_stores, tmp_path):
