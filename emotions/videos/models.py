@@ -7,8 +7,10 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Now
 from django.utils import timezone
 
+from emotions.infra.database_clock import database_now
 from emotions.queued_media import QueuedMedia, QueuedMediaQuerySet
 
 NO_FACE = "No face was found in any sampled frame."  # ml.video.NO_FACE, as a sentence
@@ -20,10 +22,10 @@ def video_path(video: Video, filename: str) -> str:
 
 class VideoQuerySet(QueuedMediaQuerySet):
     def stale_claims(self, now=None):
-        """Processing, but its worker has not beaten for INFERENCE_STALE_SECONDS: it died mid-video."""
-        now = now or timezone.now()
+        """Processing, but its worker has not beaten for INFERENCE_STALE_SECONDS: it died mid-video. Judged by
+        the database's clock, which stamps the beats too: the worker and the sweep may run on other hosts."""
         return self.filter(status=Video.Status.PROCESSING,
-                           beat_at__lt=now - timedelta(seconds=settings.INFERENCE_STALE_SECONDS))
+                           beat_at__lt=(now or Now()) - timedelta(seconds=settings.INFERENCE_STALE_SECONDS))
 
 
 class Video(QueuedMedia):
@@ -92,17 +94,16 @@ class Video(QueuedMedia):
     # Status: every change is a conditional UPDATE (mark_sent, mark_failed and the helpers are QueuedMedia's),
     # so a duplicate delivery, a cancel and a stale worker never undo one another.
     def claim(self, claimant: str = "") -> bool:
-        now = timezone.now()
         return self._transition([self.Status.PENDING], status=self.Status.PROCESSING, claimed_by=claimant or "worker",
-                                started_at=now, beat_at=now, frames_done=0)
+                                started_at=database_now(), beat_at=database_now(), frames_done=0)
 
     def beat(self) -> bool:
         """The worker is alive; False when the row is no longer its own (cancelled, deleted, taken over)."""
-        return bool(self._mine().update(beat_at=timezone.now()))
+        return bool(self._mine().update(beat_at=database_now()))
 
     def record_progress(self, frames_done: int, frames_total: int) -> bool:
         self.frames_done, self.frames_total = frames_done, frames_total
-        return bool(self._mine().update(frames_done=frames_done, frames_total=frames_total, beat_at=timezone.now()))
+        return bool(self._mine().update(frames_done=frames_done, frames_total=frames_total, beat_at=database_now()))
 
     def mark_done(self, **results) -> bool:
         """`results`: model, duration, fps, video_fps, width, height, faces, class_names, frame_times,
