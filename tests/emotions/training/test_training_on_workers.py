@@ -50,7 +50,7 @@ def test_cancelling_a_running_run_stops_the_worker_at_the_next_batch(staff_clien
     assert TrainingRun.objects.get(pk=run.pk).status == "cancelled"
 
     # The worker's own word that it stopped: it records how the training loop ended.
-    run = wait_for_run(run, lambda r: r.stop_reason == "cancelled", 30, "the worker to stop the run")
+    run = wait_for_run(run, lambda r: r.stop_reason == "cancelled", 75, "the worker to stop the run")
     assert run.status == "cancelled" and run.epoch_metrics.count() < 50
     assert run.can_resume
 
@@ -66,7 +66,7 @@ def test_a_run_whose_worker_is_killed_is_marked_failed_and_resumes_from_its_last
     # Its heartbeat stops. The replacement (another node name, so no restart check) takes beat's sweeps,
     # every second, and one finds the run silent for longer than 3 s.
     worker_stack.start_worker(name="training@replacement")
-    run = wait_for_run(run, lambda r: r.status == "failed", 30, "the sweep to fail the run")
+    run = wait_for_run(run, lambda r: r.status == "failed", 75, "the sweep to fail the run")
     assert "training@test stopped sending heartbeats" in run.error
     assert "can be resumed from its last checkpoint" in run.error
     assert run.can_resume
